@@ -1,0 +1,529 @@
+"""The typed, immutable models of guttests.
+
+Flow: readers produce :class:`Panel` objects holding :class:`Result` objects;
+the catalogue holds :class:`Analyte` and :class:`ReferenceRange` objects; the
+engine turns each result into an :class:`Interpretation`.
+
+>>> band = Band(label="normal", flag="N", high=50.0)
+>>> band.contains(50.0), band.contains(50.1)
+(True, False)
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ._types import (
+    Family,
+    InterpretationCode,
+    RangeCategory,
+    ResultStatus,
+    Sex,
+    Specimen,
+    ValueKind,
+)
+from ._values import Value
+
+__all__ = [
+    "Age",
+    "Analyte",
+    "Applicability",
+    "Band",
+    "Caveat",
+    "Citation",
+    "Coding",
+    "Interpretation",
+    "OptimalAssessment",
+    "Panel",
+    "PatientContext",
+    "Position",
+    "Provenance",
+    "ReferenceRange",
+    "Result",
+]
+
+LOINC_SYSTEM = "http://loinc.org"
+
+
+class Frozen(BaseModel):
+    """Base of all guttests models: immutable, no unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- citations and caveats ---------------------------------------------------------------
+
+
+class Citation(Frozen):
+    """Where a range or caveat comes from: a lab catalogue, an assay insert, a paper.
+
+    >>> Citation(text="Mayo Clinic Laboratories, test CALPR").text
+    'Mayo Clinic Laboratories, test CALPR'
+    """
+
+    text: str = Field(min_length=3)
+    url: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
+
+    def short(self) -> str:
+        """The citation on one line, with its DOI or PMID when known."""
+        extra = [f"doi:{self.doi}" if self.doi else "", f"PMID {self.pmid}" if self.pmid else ""]
+        tail = "; ".join(e for e in extra if e)
+        return f"{self.text} ({tail})" if tail else self.text
+
+
+class Caveat(Frozen):
+    """A short, neutral statement about an assay's limits, with its citation."""
+
+    id: str
+    text: str
+    citations: tuple[Citation, ...] = Field(min_length=1)
+
+
+# --- analytes ----------------------------------------------------------------------------
+
+
+class Analyte(Frozen):
+    """One measurable thing in the catalogue, e.g. stool calprotectin."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    name: str
+    family: Family
+    specimen: Specimen
+    kind: ValueKind
+    unit: str | None = None
+    aliases: tuple[str, ...] = ()
+    loinc: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()
+    """Ids of caveats that apply to every result of this analyte."""
+    note: str | None = None
+    cv_analytical: float | None = None
+    cv_within_subject: float | None = None
+    variation_source: Citation | None = None
+
+
+# --- ranges ------------------------------------------------------------------------------
+
+
+AgeUnit = Literal["d", "wk", "mo", "a"]
+_DAYS_PER: dict[str, float] = {"d": 1.0, "wk": 7.0, "mo": 365.25 / 12, "a": 365.25}
+
+
+class Age(Frozen):
+    """An age with its unit (days, weeks, months, years as UCUM writes them).
+
+    >>> Age(value=6, unit="mo").days
+    182.625
+    """
+
+    value: float = Field(ge=0)
+    unit: AgeUnit = "a"
+
+    @property
+    def days(self) -> float:
+        return self.value * _DAYS_PER[self.unit]
+
+    def __str__(self) -> str:
+        names = {"d": "days", "wk": "weeks", "mo": "months", "a": "years"}
+        v = int(self.value) if float(self.value).is_integer() else self.value
+        return f"{v} {names[self.unit]}"
+
+
+class Applicability(Frozen):
+    """What a range applies to. ``None`` on a field means 'any'.
+
+    Ages are half-open: ``age_low`` inclusive, ``age_high`` exclusive, as
+    published paediatric intervals are written ("1 to <6 months").
+    """
+
+    specimen: Specimen | None = None
+    sex: Sex | None = None
+    age_low: Age | None = None
+    age_high: Age | None = None
+    method: str | None = None
+    lab: str | None = None
+    collection_window: str | None = None
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> Applicability:
+        if self.age_low and self.age_high and self.age_low.days >= self.age_high.days:
+            raise ValueError(f"age interval is empty or inverted: {self.age_low} to {self.age_high}")
+        return self
+
+    @property
+    def needs_age(self) -> bool:
+        return self.age_low is not None or self.age_high is not None
+
+    def specificity(self) -> int:
+        """How specific the range is: lab+method first, then method, then default."""
+        return (
+            (4 if self.lab else 0)
+            + (2 if self.method else 0)
+            + (1 if self.sex else 0)
+            + (1 if self.needs_age else 0)
+        )
+
+    def describe(self) -> str:
+        """A short text, e.g. 'stool; female; age 6 months to <3 years'."""
+        parts: list[str] = []
+        if self.specimen:
+            parts.append(str(self.specimen))
+        if self.sex:
+            parts.append(self.sex)
+        if self.age_low and self.age_high:
+            parts.append(f"age {self.age_low} to <{self.age_high}")
+        elif self.age_low:
+            parts.append(f"age {self.age_low} and over")
+        elif self.age_high:
+            parts.append(f"age under {self.age_high}")
+        if self.method:
+            parts.append(f"method {self.method}")
+        if self.lab:
+            parts.append(f"lab {self.lab}")
+        if self.collection_window:
+            parts.append(f"collection {self.collection_window}")
+        return "; ".join(parts) if parts else "all"
+
+
+class Band(Frozen):
+    """One band of a range, with explicit inclusivity on each boundary.
+
+    Quantitative and ordinal bands use ``low``/``high`` (``None`` = unbounded);
+    qualitative bands list the canonical ``terms`` they cover.
+    """
+
+    label: str = Field(min_length=1)
+    flag: InterpretationCode
+    low: float | None = None
+    low_inclusive: bool = True
+    high: float | None = None
+    high_inclusive: bool = True
+    terms: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _valid(self) -> Band:
+        for v in (self.low, self.high):
+            if v is not None and not math.isfinite(v):
+                raise ValueError(f"band {self.label!r}: bounds must be finite numbers")
+        if self.low is not None and self.high is not None:
+            if self.low > self.high or (
+                self.low == self.high and not (self.low_inclusive and self.high_inclusive)
+            ):
+                raise ValueError(
+                    f"band {self.label!r}: inverted interval (low {self.low} > high {self.high})"
+                )
+        if self.terms and (self.low is not None or self.high is not None):
+            raise ValueError(f"band {self.label!r}: a band has either terms or bounds, not both")
+        return self
+
+    @property
+    def qualitative(self) -> bool:
+        return bool(self.terms)
+
+    def contains(self, x: float) -> bool:
+        """Whether the number ``x`` lies in this band."""
+        if self.low is not None and (x < self.low or (x == self.low and not self.low_inclusive)):
+            return False
+        return not (
+            self.high is not None and (x > self.high or (x == self.high and not self.high_inclusive))
+        )
+
+    def describe(self) -> str:
+        """The band's interval as text: '≤50', '50.1–120', '>200', 'Not detected'."""
+        if self.terms:
+            return ", ".join(t.replace("_", " ") for t in self.terms)
+        return interval_text(self.low, self.low_inclusive, self.high, self.high_inclusive)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}" if abs(x) < 1e6 else f"{x:.3g}"
+
+
+def interval_text(low: float | None, low_inc: bool, high: float | None, high_inc: bool) -> str:
+    """Interval as a lab writes it: '20–48', '≤50', '>200', 'any value'."""
+    if low is not None and high is not None:
+        if low_inc and high_inc:
+            return f"{_fmt(low)}–{_fmt(high)}"
+        lo = "≥" if low_inc else ">"
+        hi = "≤" if high_inc else "<"
+        return f"{lo}{_fmt(low)} and {hi}{_fmt(high)}"
+    if high is not None:
+        return f"{'≤' if high_inc else '<'}{_fmt(high)}"
+    if low is not None:
+        return f"{'≥' if low_inc else '>'}{_fmt(low)}"
+    return "any value"
+
+
+class ReferenceRange(Frozen):
+    """A range that results are compared with, made of non-overlapping bands.
+
+    Every range carries its ``source``; ``applies_to`` says for which specimen,
+    sex, age, method and lab it holds; ``category`` says what it is for.
+    """
+
+    id: str
+    analyte: str | None = None
+    kind: ValueKind = ValueKind.QUANTITATIVE
+    unit: str | None = None
+    bands: tuple[Band, ...] = ()
+    applies_to: Applicability = Applicability()
+    category: RangeCategory = RangeCategory.REFERENCE
+    source: Citation
+    text: str | None = None
+    """The range as the lab wrote it, when it came from a result."""
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> ReferenceRange:
+        if self.kind is ValueKind.QUALITATIVE:
+            if any(not b.terms for b in self.bands):
+                raise ValueError(f"range {self.id}: qualitative bands need terms")
+            seen: set[str] = set()
+            for b in self.bands:
+                dup = seen.intersection(b.terms)
+                if dup:
+                    raise ValueError(f"range {self.id}: term {sorted(dup)[0]!r} in two bands")
+                seen.update(b.terms)
+        else:
+            if any(b.terms for b in self.bands):
+                raise ValueError(f"range {self.id}: numeric bands cannot list terms")
+            if self.kind is ValueKind.QUANTITATIVE and self.bands and not self.unit:
+                raise ValueError(f"range {self.id}: a quantitative range needs a unit")
+            ordered = sorted(self.bands, key=_band_sort_key)
+            for a, b in zip(ordered, ordered[1:], strict=False):
+                if _overlap(a, b):
+                    raise ValueError(
+                        f"range {self.id}: bands {a.label!r} and {b.label!r} overlap"
+                    )
+        return self
+
+    @property
+    def machine_readable(self) -> bool:
+        return bool(self.bands)
+
+    def sorted_bands(self) -> tuple[Band, ...]:
+        return tuple(sorted(self.bands, key=_band_sort_key))
+
+    def gaps(self) -> list[tuple[float | None, float | None]]:
+        """Stretches of the number line no band covers (validation reports them)."""
+        if self.kind is ValueKind.QUALITATIVE or not self.bands:
+            return []
+        out: list[tuple[float | None, float | None]] = []
+        ordered = self.sorted_bands()
+        if ordered[0].low is not None:
+            out.append((None, ordered[0].low))
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            if a.high is None or b.low is None:
+                continue
+            if a.high < b.low or (a.high == b.low and not a.high_inclusive and not b.low_inclusive):
+                out.append((a.high, b.low))
+        if ordered[-1].high is not None:
+            out.append((ordered[-1].high, None))
+        return out
+
+    def reference_interval(self) -> tuple[float | None, float | None]:
+        """Low and high of the union of the bands flagged N (the reference interval)."""
+        normal = [b for b in self.bands if b.flag is InterpretationCode.NORMAL and not b.terms]
+        if not normal:
+            return (None, None)
+        lows = [b.low for b in normal]
+        highs = [b.high for b in normal]
+        low = None if any(v is None for v in lows) else min(v for v in lows if v is not None)
+        high = None if any(v is None for v in highs) else max(v for v in highs if v is not None)
+        return (low, high)
+
+    def describe(self) -> str:
+        """The reference interval or expected result as text."""
+        if self.text and not self.bands:
+            return self.text
+        if self.kind is ValueKind.QUALITATIVE:
+            normal = [b for b in self.bands if not b.flag.outside_reference]
+            return "; ".join(b.describe() for b in normal) or (self.text or "")
+        normal_bands = [b for b in self.sorted_bands() if b.flag is InterpretationCode.NORMAL]
+        if not normal_bands:
+            return self.text or ""
+        first, last = normal_bands[0], normal_bands[-1]
+        return interval_text(first.low, first.low_inclusive, last.high, last.high_inclusive)
+
+
+def _band_sort_key(b: Band) -> tuple[float, int]:
+    return (-math.inf if b.low is None else b.low, 0 if b.low_inclusive else 1)
+
+
+def _overlap(a: Band, b: Band) -> bool:
+    """a starts before (or with) b: do they share any point?"""
+    if a.high is None:
+        return True
+    if b.low is None:
+        return True
+    if a.high > b.low:
+        return True
+    return a.high == b.low and a.high_inclusive and b.low_inclusive
+
+
+# --- results and panels ------------------------------------------------------------------
+
+
+class Coding(Frozen):
+    """A code as the input gave it (LOINC or a lab's local code)."""
+
+    system: str | None = None
+    code: str
+    display: str | None = None
+
+    @property
+    def is_loinc(self) -> bool:
+        return self.system in (LOINC_SYSTEM, "LN", "LOINC")
+
+
+class Provenance(Frozen):
+    """Where a result came from: the file and the place inside it.
+
+    >>> Provenance(source="lab.hl7", location="message 1, OBX 3").describe()
+    'lab.hl7, message 1, OBX 3'
+    """
+
+    source: str | None = None
+    location: str
+    format: str | None = None
+
+    def describe(self) -> str:
+        return ", ".join(p for p in (self.source, self.location) if p)
+
+
+class PatientContext(Frozen):
+    """Patient facts that range choice needs, as the input gave them."""
+
+    patient_id: str | None = None
+    name: str | None = None
+    sex: Sex | None = None
+    birth_date: date | None = None
+    age: Age | None = None
+    """Age at collection, when the input gives an age instead of a birth date."""
+
+    def age_days_at(self, when: date | datetime | None) -> float | None:
+        """Age in days at ``when``; ``None`` when it cannot be known."""
+        if self.age is not None:
+            return self.age.days
+        if self.birth_date is None or when is None:
+            return None
+        day = when.date() if isinstance(when, datetime) else when
+        delta = (day - self.birth_date).days
+        return float(delta) if delta >= 0 else None
+
+    def deidentified(self) -> PatientContext:
+        """The same context without name and identifiers."""
+        return self.model_copy(update={"patient_id": None, "name": None})
+
+
+class Result(Frozen):
+    """What one lab line says, as given, with its value parsed.
+
+    ``value`` is ``None`` when the text could not be read as a value; then
+    ``value_error`` says why, and the result is reported as not interpretable.
+    """
+
+    name: str | None = None
+    code: Coding | None = None
+    codes: tuple[Coding, ...] = ()
+    analyte: str | None = None
+    """Catalogue id, when resolved."""
+    value_text: str = ""
+    value: Value | None = None
+    value_error: str | None = None
+    unit: str | None = None
+    lab_range: ReferenceRange | None = None
+    lab_range_text: str | None = None
+    lab_flags: tuple[str, ...] = ()
+    specimen: Specimen | None = None
+    specimen_text: str | None = None
+    collected: datetime | date | None = None
+    lab: str | None = None
+    method: str | None = None
+    status: ResultStatus = ResultStatus.FINAL
+    provenance: Provenance
+    panel: str | None = None
+    """Panel (order) name this result belongs to."""
+
+    @property
+    def label(self) -> str:
+        """Name as given, else code, else analyte id."""
+        if self.name:
+            return self.name
+        if self.code:
+            return self.code.display or self.code.code
+        return self.analyte or "(unnamed)"
+
+    def all_codes(self) -> tuple[Coding, ...]:
+        return ((self.code,) if self.code else ()) + self.codes
+
+
+class Panel(Frozen):
+    """One order/report: results with the patient context they share."""
+
+    name: str | None = None
+    patient: PatientContext = PatientContext()
+    collected: datetime | date | None = None
+    lab: str | None = None
+    results: tuple[Result, ...] = ()
+    provenance: Provenance | None = None
+
+
+# --- interpretation ----------------------------------------------------------------------
+
+
+class Position(Frozen):
+    """Where a numeric value lies relative to the reference interval.
+
+    ``fraction`` is 0 at the low limit and 1 at the high limit;
+    ``times_upper_limit`` is value / high limit.
+    """
+
+    fraction: float | None = None
+    times_upper_limit: float | None = None
+    times_lower_limit: float | None = None
+
+
+class OptimalAssessment(Frozen):
+    """How a value sits against a practitioner-configured (optimal) range.
+
+    Always reported beside the reference interpretation, never instead of it.
+    ``distance_from_mid`` is ``(value - mid) * 100 / (high - low)``.
+    """
+
+    range: ReferenceRange
+    flag: InterpretationCode | None
+    band: str | None = None
+    distance_from_mid: float | None = None
+    reason: str | None = None
+
+
+class Interpretation(Frozen):
+    """The outcome for one result: interpreted against a range, or not interpretable."""
+
+    result: Result
+    status: Literal["interpreted", "not_interpretable"]
+    flag: InterpretationCode | None = None
+    band: str | None = None
+    range: ReferenceRange | None = None
+    range_origin: Literal["lab", "catalogue", "user"] | None = None
+    value_in_range_unit: float | None = None
+    """Numeric value (or censoring limit) converted to the range's unit."""
+    position: Position | None = None
+    caveats: tuple[Caveat, ...] = ()
+    optimal: OptimalAssessment | None = None
+    reason: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def interpreted(self) -> bool:
+        return self.status == "interpreted"
+
+    @property
+    def outside_reference(self) -> bool:
+        return self.flag is not None and self.flag.outside_reference
