@@ -273,6 +273,10 @@ def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
             hint="pass decimal_comma=True for exports that use a decimal comma",
         )
 
+    m = _PLUS_GRADE.match(s)
+    if m:  # before numbers: '+2' on a food panel is a grade, not the number 2
+        grade = int(m.group("a") or m.group("b"))
+        return QualitativeValue(text=text, term=f"grade_{grade}", polarity="positive", grade=grade)
     number = _parse_number(s)
     if number is not None:
         return QuantityValue(text=text, value=number)
@@ -297,10 +301,6 @@ def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
             raise ValueParseError("comparator not followed by a number", text=text)
         return CensoredValue(text=text, comparator=comparator, limit=limit)
 
-    m = _PLUS_GRADE.match(s)
-    if m:
-        grade = int(m.group("a") or m.group("b"))
-        return QualitativeValue(text=text, term=f"grade_{grade}", polarity="positive", grade=grade)
     m = _CLASS.match(s)
     if m:
         return OrdinalValue(text=text, scale="class", value=int(m.group("n")))
