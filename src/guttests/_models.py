@@ -276,6 +276,9 @@ class ReferenceRange(Frozen):
     source: Citation
     text: str | None = None
     """The range as the lab wrote it, when it came from a result."""
+    # ``unit`` is None for qualitative and ordinal ranges, and for a lab's range on
+    # a result that itself has no unit (pH, ratios): such a range is compared only
+    # with values that have no unit either. The catalogue requires units.
     note: str | None = None
 
     @model_validator(mode="after")
@@ -292,8 +295,6 @@ class ReferenceRange(Frozen):
         else:
             if any(b.terms for b in self.bands):
                 raise ValueError(f"range {self.id}: numeric bands cannot list terms")
-            if self.kind is ValueKind.QUANTITATIVE and self.bands and not self.unit:
-                raise ValueError(f"range {self.id}: a quantitative range needs a unit")
             ordered = sorted(self.bands, key=_band_sort_key)
             for a, b in zip(ordered, ordered[1:], strict=False):
                 if _overlap(a, b):
