@@ -11,6 +11,7 @@ engine turns each result into an :class:`Interpretation`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date, datetime
 from typing import Literal
@@ -152,7 +153,9 @@ class Applicability(Frozen):
     @model_validator(mode="after")
     def _ages_ordered(self) -> Applicability:
         if self.age_low and self.age_high and self.age_low.days >= self.age_high.days:
-            raise ValueError(f"age interval is empty or inverted: {self.age_low} to {self.age_high}")
+            raise ValueError(
+                f"age interval is empty or inverted: {self.age_low} to {self.age_high}"
+            )
         return self
 
     @property
@@ -210,13 +213,17 @@ class Band(Frozen):
         for v in (self.low, self.high):
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"band {self.label!r}: bounds must be finite numbers")
-        if self.low is not None and self.high is not None:
-            if self.low > self.high or (
-                self.low == self.high and not (self.low_inclusive and self.high_inclusive)
-            ):
-                raise ValueError(
-                    f"band {self.label!r}: inverted interval (low {self.low} > high {self.high})"
-                )
+        if (
+            self.low is not None
+            and self.high is not None
+            and (
+                self.low > self.high
+                or (self.low == self.high and not (self.low_inclusive and self.high_inclusive))
+            )
+        ):
+            raise ValueError(
+                f"band {self.label!r}: inverted interval (low {self.low} > high {self.high})"
+            )
         if self.terms and (self.low is not None or self.high is not None):
             raise ValueError(f"band {self.label!r}: a band has either terms or bounds, not both")
         return self
@@ -230,7 +237,8 @@ class Band(Frozen):
         if self.low is not None and (x < self.low or (x == self.low and not self.low_inclusive)):
             return False
         return not (
-            self.high is not None and (x > self.high or (x == self.high and not self.high_inclusive))
+            self.high is not None
+            and (x > self.high or (x == self.high and not self.high_inclusive))
         )
 
     def describe(self) -> str:
@@ -296,11 +304,9 @@ class ReferenceRange(Frozen):
             if any(b.terms for b in self.bands):
                 raise ValueError(f"range {self.id}: numeric bands cannot list terms")
             ordered = sorted(self.bands, key=_band_sort_key)
-            for a, b in zip(ordered, ordered[1:], strict=False):
+            for a, b in itertools.pairwise(ordered):
                 if _overlap(a, b):
-                    raise ValueError(
-                        f"range {self.id}: bands {a.label!r} and {b.label!r} overlap"
-                    )
+                    raise ValueError(f"range {self.id}: bands {a.label!r} and {b.label!r} overlap")
         return self
 
     @property
@@ -312,20 +318,9 @@ class ReferenceRange(Frozen):
 
     def gaps(self) -> list[tuple[float | None, float | None]]:
         """Stretches of the number line no band covers (validation reports them)."""
-        if self.kind is ValueKind.QUALITATIVE or not self.bands:
+        if self.kind is ValueKind.QUALITATIVE:
             return []
-        out: list[tuple[float | None, float | None]] = []
-        ordered = self.sorted_bands()
-        if ordered[0].low is not None:
-            out.append((None, ordered[0].low))
-        for a, b in zip(ordered, ordered[1:], strict=False):
-            if a.high is None or b.low is None:
-                continue
-            if a.high < b.low or (a.high == b.low and not a.high_inclusive and not b.low_inclusive):
-                out.append((a.high, b.low))
-        if ordered[-1].high is not None:
-            out.append((ordered[-1].high, None))
-        return out
+        return band_gaps(self.bands)
 
     def reference_interval(self) -> tuple[float | None, float | None]:
         """Low and high of the union of the bands flagged N (the reference interval)."""
@@ -350,6 +345,24 @@ class ReferenceRange(Frozen):
             return self.text or ""
         first, last = normal_bands[0], normal_bands[-1]
         return interval_text(first.low, first.low_inclusive, last.high, last.high_inclusive)
+
+
+def band_gaps(bands: tuple[Band, ...]) -> list[tuple[float | None, float | None]]:
+    """Stretches of the number line that none of the numeric ``bands`` covers."""
+    if not bands:
+        return []
+    out: list[tuple[float | None, float | None]] = []
+    ordered = sorted(bands, key=_band_sort_key)
+    if ordered[0].low is not None:
+        out.append((None, ordered[0].low))
+    for a, b in itertools.pairwise(ordered):
+        if a.high is None or b.low is None:
+            continue
+        if a.high < b.low or (a.high == b.low and not a.high_inclusive and not b.low_inclusive):
+            out.append((a.high, b.low))
+    if ordered[-1].high is not None:
+        out.append((ordered[-1].high, None))
+    return out
 
 
 def _band_sort_key(b: Band) -> tuple[float, int]:
@@ -509,6 +522,8 @@ class Interpretation(Frozen):
 
     result: Result
     status: Literal["interpreted", "not_interpretable"]
+    analyte: str | None = None
+    """Catalogue id of the analyte, when the result was resolved to one."""
     flag: InterpretationCode | None = None
     band: str | None = None
     range: ReferenceRange | None = None

@@ -163,7 +163,9 @@ def _qualitative(s: str, text: str, unit: str | None, lab: str | None) -> Refere
     )
 
 
-def _text_only(text: str, unit: str | None, lab: str | None, note: str | None = None) -> ReferenceRange:
+def _text_only(
+    text: str, unit: str | None, lab: str | None, note: str | None = None
+) -> ReferenceRange:
     return ReferenceRange(
         id=f"lab:{text}",
         kind=ValueKind.QUANTITATIVE,

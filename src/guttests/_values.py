@@ -310,8 +310,8 @@ def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
 
     canonical = _SPELLINGS.get(s.lower().rstrip("."))
     if canonical is not None:
-        polarity, grade = _TERMS[canonical]
-        return QualitativeValue(text=text, term=canonical, polarity=polarity, grade=grade)
+        polarity, term_grade = _TERMS[canonical]
+        return QualitativeValue(text=text, term=canonical, polarity=polarity, grade=term_grade)
     raise ValueParseError("not a lab value", text=text)
 
 
