@@ -1,5 +1,105 @@
-"""guttests: typed interpretation of gut-health lab results."""
+"""guttests: typed interpretation of gut-health lab results.
 
+Read lab panels (HL7 v2, FHIR R4, CSV, JSON), compare each result with a
+cited reference range that carries units, and write neutral reports.
+
+>>> import guttests
+>>> from guttests import Provenance, Result, interpret, parse_value
+>>> r = Result(name="Calprotectin, Feces", value_text="182", value=parse_value("182"),
+...            unit="ug/g", provenance=Provenance(location="line 2"))
+>>> interpret(r, catalogue=None).reason
+"analyte 'Calprotectin, Feces' is not in the catalogue and the lab gave no reference range"
+"""
+
+from ._errors import (
+    CatalogueError,
+    ContextError,
+    CSVError,
+    FHIRError,
+    FormatError,
+    GuttestsError,
+    HL7Error,
+    InputError,
+    LimitExceededError,
+    RangeError,
+    ReportError,
+    UnitError,
+    ValueParseError,
+)
+from ._interpret import RangePolicy, interpret, interpret_panel, interpret_panels
+from ._models import (
+    Age,
+    Analyte,
+    Applicability,
+    Band,
+    Caveat,
+    Citation,
+    Coding,
+    Interpretation,
+    OptimalAssessment,
+    Panel,
+    PatientContext,
+    Position,
+    Provenance,
+    ReferenceRange,
+    Result,
+)
+from ._range_text import parse_range_text
+from ._types import (
+    Family,
+    InterpretationCode,
+    RangeCategory,
+    ResultStatus,
+    Specimen,
+    ValueKind,
+)
+from ._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue, parse_value
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = [
+    "Age",
+    "Analyte",
+    "Applicability",
+    "Band",
+    "CSVError",
+    "CatalogueError",
+    "Caveat",
+    "CensoredValue",
+    "Citation",
+    "Coding",
+    "ContextError",
+    "FHIRError",
+    "Family",
+    "FormatError",
+    "GuttestsError",
+    "HL7Error",
+    "InputError",
+    "Interpretation",
+    "InterpretationCode",
+    "LimitExceededError",
+    "OptimalAssessment",
+    "OrdinalValue",
+    "Panel",
+    "PatientContext",
+    "Position",
+    "Provenance",
+    "QualitativeValue",
+    "QuantityValue",
+    "RangeCategory",
+    "RangeError",
+    "RangePolicy",
+    "ReferenceRange",
+    "ReportError",
+    "Result",
+    "ResultStatus",
+    "Specimen",
+    "UnitError",
+    "ValueKind",
+    "ValueParseError",
+    "__version__",
+    "interpret",
+    "interpret_panel",
+    "interpret_panels",
+    "parse_range_text",
+    "parse_value",
+]

@@ -229,16 +229,21 @@ def parse_number(text: str) -> float:
 def _parse_number(s: str) -> float | None:
     m = _SCI.match(s)
     if m:
-        mantissa = float(m.group("m"))
         exp = m.group("e1") or m.group("e2")
-        value = mantissa * 10.0 ** int(exp) if exp is not None else mantissa
-        if exp is not None and m.group("e1") is not None:
-            value = float(s)  # exact IEEE parse for plain e-notation
+        if exp is None:
+            value = float(m.group("m"))
+        elif abs(int(exp)) > 400:
+            return None
+        else:
+            # float() of the e-notation rounds once, exactly as IEEE parsing does
+            value = float(f"{m.group('m')}e{int(exp)}")
     else:
         m = _POW10.match(s)
         if not m:
             return None
-        value = 10.0 ** int(m.group("e"))
+        if abs(int(m.group("e"))) > 400:
+            return None
+        value = float(f"1e{int(m.group('e'))}")
     return value if math.isfinite(value) else None
 
 

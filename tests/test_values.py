@@ -1,0 +1,158 @@
+"""Value parsing: every text form of domain.md §2, and errors that name the text."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from guttests import ValueParseError
+from guttests._values import (
+    CensoredValue,
+    OrdinalValue,
+    QualitativeValue,
+    QuantityValue,
+    parse_number,
+    parse_value,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("45.2", 45.2),
+        ("0", 0.0),
+        (".5", 0.5),
+        ("1.2e5", 1.2e5),
+        ("3.4E+06", 3.4e6),
+        ("3.4 x 10^6", 3.4e6),
+        ("3.4x10E6", 3.4e6),
+        ("3.4 × 10^6", 3.4e6),
+        ("2.0x10^-3", 2.0e-3),
+        ("10^6", 1e6),
+        ("  120  ", 120.0),
+    ],
+)
+def test_exact_quantities(text: str, value: float) -> None:
+    """Numbers in every notation labs print parse to the same float."""
+    parsed = parse_value(text)
+    assert isinstance(parsed, QuantityValue)
+    assert parsed.value == pytest.approx(value)
+    assert parsed.text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "comparator", "limit", "detection_limit"),
+    [
+        ("<0.15", "<", 0.15, False),
+        ("<=87.0", "<=", 87.0, False),
+        ("≤50.0", "<=", 50.0, False),
+        ("≥120.1", ">=", 120.1, False),
+        (">200", ">", 200.0, False),
+        (">2000", ">", 2000.0, False),
+        ("< or =50", "<=", 50.0, False),
+        ("> or = 10", ">=", 10.0, False),
+        ("=<5", "<=", 5.0, False),
+        ("<1.0e3", "<", 1000.0, False),
+        ("<dl", "<", None, True),
+        ("<DL", "<", None, True),
+        ("< LOD", "<", None, True),
+        ("BDL", "<", None, True),
+        ("OOR <", "<", None, False),
+        ("OOR >", ">", None, False),
+    ],
+)
+def test_censored(text: str, comparator: str, limit: float | None, detection_limit: bool) -> None:
+    """Censored forms keep their comparator and limit; '<dl' has no number."""
+    parsed = parse_value(text)
+    assert isinstance(parsed, CensoredValue)
+    assert parsed.comparator == comparator
+    assert parsed.limit == (pytest.approx(limit) if limit is not None else None)
+    assert parsed.detection_limit is detection_limit
+
+
+@pytest.mark.parametrize(
+    ("text", "term", "polarity"),
+    [
+        ("Neg", "negative", "negative"),
+        ("Negative", "negative", "negative"),
+        ("Positive", "positive", "positive"),
+        ("Detected", "detected", "positive"),
+        ("Not detected", "not_detected", "negative"),
+        ("NOT DETECTED", "not_detected", "negative"),
+        ("None Detected", "not_detected", "negative"),
+        ("Few", "few", "positive"),
+        ("Rare", "rare", "positive"),
+        ("Neg-Rare", "neg_rare", "negative"),
+        ("VL", "very_low", "positive"),
+        ("1+", "grade_1", "positive"),
+        ("+3", "grade_3", "positive"),
+        ("Equivocal", "equivocal", "equivocal"),
+        ("High", "high", "other"),
+        ("Inside reference range", "inside_range", "negative"),
+        ("Outside reference range", "outside_range", "positive"),
+    ],
+)
+def test_qualitative(text: str, term: str, polarity: str) -> None:
+    """Qualitative words map to one canonical term with a polarity."""
+    parsed = parse_value(text)
+    assert isinstance(parsed, QualitativeValue)
+    assert (parsed.term, parsed.polarity) == (term, polarity)
+
+
+@pytest.mark.parametrize(
+    ("text", "scale", "value"),
+    [("Class 3", "class", 3), ("class 0", "class", 0), ("Score 14", "score", 14)],
+)
+def test_ordinal(text: str, scale: str, value: int) -> None:
+    """Classes and scores are ordinal values."""
+    parsed = parse_value(text)
+    assert isinstance(parsed, OrdinalValue)
+    assert (parsed.scale, parsed.value) == (scale, value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "abc", "NaN", "Infinity", "-inf", "<", "< abc", "12 apples", "1,200", "0,5", "1e999"],
+)
+def test_not_a_value(text: str) -> None:
+    """Text that is not a value raises ValueParseError naming the text; nothing is guessed."""
+    with pytest.raises(ValueParseError) as info:
+        parse_value(text)
+    assert info.value.text == text
+
+
+def test_decimal_comma_is_opt_in() -> None:
+    """'0,5' reads as 0.5 only when the export is declared to use a decimal comma."""
+    assert parse_value("0,5", decimal_comma=True) == QuantityValue(text="0,5", value=0.5)
+    assert parse_value("<0,15", decimal_comma=True).limit == pytest.approx(0.15)  # type: ignore[union-attr]
+
+
+@given(st.floats(min_value=0, max_value=1e12, allow_nan=False, allow_infinity=False))
+def test_repr_round_trip(x: float) -> None:
+    """Any finite non-negative float written with repr() parses back exactly."""
+    assert parse_number(repr(x)) == x
+
+
+@given(
+    st.floats(min_value=0.001, max_value=1e6, allow_nan=False),
+    st.sampled_from(["<", "<=", ">", ">="]),
+)
+def test_censored_round_trip(x: float, comparator: str) -> None:
+    """A comparator followed by a number keeps both."""
+    parsed = parse_value(f"{comparator}{x!r}")
+    assert isinstance(parsed, CensoredValue)
+    assert (parsed.comparator, parsed.limit) == (comparator, x)
+
+
+@given(st.text(max_size=30))
+def test_never_crashes(text: str) -> None:
+    """Arbitrary text either parses or raises ValueParseError; never anything else."""
+    try:
+        value = parse_value(text)
+    except ValueParseError:
+        return
+    if isinstance(value, QuantityValue):
+        assert math.isfinite(value.value)
