@@ -115,7 +115,20 @@ def test_ordinal(text: str, scale: str, value: int) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "abc", "NaN", "Infinity", "-inf", "<", "< abc", "12 apples", "1,200", "0,5", "1e999"],
+    [
+        "",
+        "   ",
+        "abc",
+        "NaN",
+        "Infinity",
+        "-inf",
+        "<",
+        "< abc",
+        "12 apples",
+        "1,200",
+        "0,5",
+        "1e999",
+    ],
 )
 def test_not_a_value(text: str) -> None:
     """Text that is not a value raises ValueParseError naming the text; nothing is guessed."""
