@@ -1,0 +1,40 @@
+"""Shared test settings: hypothesis profiles and the path to the shared conformance files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# `ci` (default): enough examples to find real bugs while the suite stays within a few
+# minutes on 2 cores. `thorough`: for longer local runs (HYPOTHESIS_PROFILE=thorough).
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("thorough", max_examples=2000, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+SHARED = REPO.parent / "shared" / "conformance"
+
+
+@pytest.fixture(scope="session")
+def fixtures() -> Path:
+    """The directory of fixtures written for this project."""
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def conformance() -> Path:
+    """The shared public conformance material; skips the test where it is absent."""
+    if not SHARED.is_dir():
+        pytest.skip("../shared/conformance is not present on this machine")
+    return SHARED
