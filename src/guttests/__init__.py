@@ -26,6 +26,7 @@ from ._errors import (
     UnitError,
     ValueParseError,
 )
+from ._catalogue import Catalogue, load_optimal, validate_range_files
 from ._interpret import RangePolicy, interpret, interpret_panel, interpret_panels
 from ._models import (
     Age,
@@ -63,6 +64,7 @@ __all__ = [
     "Band",
     "CSVError",
     "CatalogueError",
+    "Catalogue",
     "Caveat",
     "CensoredValue",
     "Citation",
@@ -100,6 +102,8 @@ __all__ = [
     "interpret",
     "interpret_panel",
     "interpret_panels",
+    "load_optimal",
     "parse_range_text",
     "parse_value",
+    "validate_range_files",
 ]

@@ -242,7 +242,8 @@ class _Engine:
         if chosen is not None:
             if lab is not None and lab.machine_readable:
                 notes += ("catalogue range used by policy; the lab also reported a range",)
-            return chosen, "catalogue", notes
+            origin = self.catalogue.range_origin(chosen.id) if self.catalogue else None
+            return chosen, origin or "catalogue", notes
         if lab_usable:
             assert lab is not None
             return lab, "lab", notes

@@ -213,17 +213,16 @@ class Band(Frozen):
         for v in (self.low, self.high):
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"band {self.label!r}: bounds must be finite numbers")
-        if (
-            self.low is not None
-            and self.high is not None
-            and (
-                self.low > self.high
-                or (self.low == self.high and not (self.low_inclusive and self.high_inclusive))
-            )
-        ):
-            raise ValueError(
-                f"band {self.label!r}: inverted interval (low {self.low} > high {self.high})"
-            )
+        if self.low is not None and self.high is not None:
+            if self.low > self.high:
+                raise ValueError(
+                    f"band {self.label!r}: inverted interval (low {self.low} > high {self.high})"
+                )
+            if self.low == self.high and not (self.low_inclusive and self.high_inclusive):
+                raise ValueError(
+                    f"band {self.label!r}: empty interval (low = high = {self.low} "
+                    "with an exclusive end)"
+                )
         if self.terms and (self.low is not None or self.high is not None):
             raise ValueError(f"band {self.label!r}: a band has either terms or bounds, not both")
         return self
