@@ -365,6 +365,15 @@ def _pick(
             continue
         if a.method is not None and not _same(a.method, result.method):
             continue
+        if (
+            a.method is None
+            and a.lab is None
+            and rng.unit is not None
+            and rng.unit_standard is None
+            and _arbitrary(rng.unit)
+        ):
+            missing.add(f"the assay (the range is in assay-specific units, {rng.unit})")
+            continue
         if a.collection_window is not None:
             missing.add("the collection window")
             continue
@@ -394,6 +403,15 @@ def _pick(
     return top[0], set(), len(top) - 1
 
 
+def _arbitrary(unit: str) -> bool:
+    from ._units import is_arbitrary
+
+    try:
+        return is_arbitrary(unit)
+    except UnitError:
+        return True
+
+
 def _same(expected: str, given: str | None) -> bool:
     return given is not None and expected.casefold().strip() == given.casefold().strip()
 
@@ -414,15 +432,9 @@ def _factor(result: Result, rng: ReferenceRange) -> float:
         raise _NotInterpretable(
             f"the value has no unit and the range is in {dst!r}; units are never assumed"
         )
-    from ._units import conversion_factor, is_arbitrary
+    from ._units import conversion_factor
 
     try:
-        if is_arbitrary(dst) and not (
-            rng.text is not None or rng.applies_to.method or rng.applies_to.lab
-        ):
-            raise _NotInterpretable(
-                f"{dst!r} is an assay-specific unit and the range does not name its assay"
-            )
         factor: float = conversion_factor(src, dst)
     except UnitError as exc:
         raise _NotInterpretable(

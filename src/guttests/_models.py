@@ -283,6 +283,10 @@ class ReferenceRange(Frozen):
     source: Citation
     text: str | None = None
     """The range as the lab wrote it, when it came from a result."""
+    unit_standard: str | None = None
+    """For a range in arbitrary units (U/mL, kU/L, index): the international standard
+    the unit is traceable to (e.g. the WHO reference preparation for IgE). Without it,
+    such a range applies only to results of the assay or lab it names."""
     # ``unit`` is None for qualitative and ordinal ranges, and for a lab's range on
     # a result that itself has no unit (pH, ratios): such a range is compared only
     # with values that have no unit either. The catalogue requires units.
