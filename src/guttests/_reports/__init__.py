@@ -1,0 +1,73 @@
+"""Neutral summary reports: one report model, built once, and one renderer per format.
+
+>>> from guttests._models import Interpretation, Panel, Provenance, Result
+>>> from guttests._values import parse_value
+>>> r = Result(name="Calprotectin", value_text="32", value=parse_value("32"), unit="ug/g",
+...            provenance=Provenance(location="OBX 1"))
+>>> rep = build_report([Panel(results=(r,))], [[Interpretation(result=r, status="interpreted")]],
+...                    catalogue_hash="0" * 64, version="0.1.0")
+>>> print(render(rep, "json").splitlines()[0])
+{
+>>> "Calprotectin" in render(rep, "text")
+True
+
+Jinja2 (HTML) and the FHIR code are imported only when those formats are rendered.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from .._errors import ReportError
+from ._model import (
+    SCHEMA_ID,
+    AnalyteLookup,
+    Report,
+    ResultRow,
+    build_report,
+    result_record,
+)
+
+__all__ = [
+    "FORMATS",
+    "SCHEMA_ID",
+    "AnalyteLookup",
+    "Format",
+    "Report",
+    "ResultRow",
+    "build_report",
+    "render",
+    "result_record",
+]
+
+Format = Literal["text", "md", "html", "json", "fhir"]
+FORMATS: tuple[Format, ...] = ("text", "md", "html", "json", "fhir")
+
+
+def render(report: Report, format: Format, *, colour: bool = False) -> str:
+    """Render a report; ``colour`` adds ANSI colour to the text format only.
+
+    The renderers only read the :class:`Report`: they never re-decide a flag or
+    re-convert a unit.
+    """
+    if format == "text":
+        from ._text import render_text
+
+        return render_text(report, colour=colour)
+    if format == "md":
+        from ._text import render_markdown
+
+        return render_markdown(report)
+    if format == "json":
+        from ._json import render_json
+
+        return render_json(report)
+    if format == "html":
+        from ._html import render_html
+
+        return render_html(report)
+    if format == "fhir":
+        from ._fhir import render_fhir
+
+        return render_fhir(report)
+    raise ReportError(f"unknown report format {format!r}", hint=f"choose one of {FORMATS}")

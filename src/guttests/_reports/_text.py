@@ -1,0 +1,330 @@
+"""Plain-text (terminal) and Markdown renderers: layout only, all wording from the report."""
+
+from __future__ import annotations
+
+import textwrap
+import unicodedata
+from collections.abc import Callable, Sequence
+
+from ._model import Report, ResultRow, SerialSeries, fmt_number
+from ._phrases import label
+
+__all__ = ["ascii_text", "md_escape", "render_markdown", "render_text"]
+
+_ASCII = str.maketrans(
+    {
+        "×": "x",
+        "≤": "<=",
+        "≥": ">=",
+        "–": "-",
+        "—": "-",
+        "−": "-",
+        "±": "+/-",
+        "…": "...",
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+        "·": ".",
+        "μ": "µ",
+        "\u00a0": " ",
+        "▲": "^",
+        "▼": "v",
+    }
+)
+_KEEP = frozenset("µ")
+
+
+def _strip_controls(s: str) -> str:
+    s = s.replace("\r\n", " ").replace("\n", " ").replace("\r", " ").replace("\t", " ")
+    return "".join(ch for ch in s if unicodedata.category(ch) not in ("Cc", "Cf"))
+
+
+def ascii_text(s: str) -> str:
+    """Text for a terminal: no control characters, ASCII except µ.
+
+    >>> ascii_text("≤50 µg/g\\x1b[31m × 2 – Müller")
+    '<=50 µg/g[31m x 2 - Muller'
+    """
+    s = _strip_controls(s).translate(_ASCII)
+    if s.isascii():
+        return s
+    out: list[str] = []
+    for ch in s:
+        if ch.isascii() or ch in _KEEP:
+            out.append(ch)
+            continue
+        base = unicodedata.normalize("NFKD", ch)
+        base = "".join(c for c in base if not unicodedata.combining(c))
+        out.append(base if base.isascii() and base else f"<U+{ord(ch):04X}>")
+    return "".join(out)
+
+
+_MD = str.maketrans(
+    {
+        "\\": "\\\\",
+        "|": "\\|",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "~": "\\~",
+        "#": "\\#",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+    }
+)
+
+
+def md_escape(s: str | None) -> str:
+    """Text made inert for a Markdown table cell or paragraph.
+
+    >>> md_escape("a|b *c* <script>")
+    'a\\\\|b \\\\*c\\\\* &lt;script&gt;'
+    """
+    if not s:
+        return ""
+    return " ".join(_strip_controls(s).translate(_MD).split())
+
+
+# --- shared pieces -------------------------------------------------------------------------
+
+
+def _columns(report: Report) -> list[tuple[str, Callable[[ResultRow], str]]]:
+    cols: list[tuple[str, Callable[[ResultRow], str]]] = [
+        (label("analyte"), lambda r: r.display_name),
+        (label("result"), lambda r: r.value),
+        (label("unit"), lambda r: r.unit or ""),
+        (label("range"), _range_cell),
+        (label("position"), lambda r: (r.position.text or "") if r.position else ""),
+        (label("flag"), lambda r: r.flag_text),
+    ]
+    if report.has_optimal:
+        cols.append((label("optimal"), lambda r: r.optimal.text if r.optimal else ""))
+    return cols
+
+
+def _range_cell(row: ResultRow) -> str:
+    if row.range is None:
+        return row.lab_range_text or label("no_range")
+    ref = f" [{row.range_ref}]" if row.range_ref is not None else ""
+    return row.range.text + ref
+
+
+def _patient_line(report: Report) -> list[tuple[str, str]]:
+    p = report.patient
+    pairs = [
+        (label("patient_id"), p.id),
+        (label("patient_name"), p.name),
+        (label("sex"), p.sex),
+        (label("birth_date"), p.birth_date),
+        (label("age"), p.age),
+    ]
+    return [(k, v) for k, v in pairs if v]
+
+
+def _meta(report: Report) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    if report.collected:
+        pairs.append((label("collected"), ", ".join(report.collected)))
+    if report.labs:
+        pairs.append((label("lab"), ", ".join(report.labs)))
+    if report.inputs:
+        pairs.append((label("input_files"), ", ".join(report.inputs)))
+    pairs.append((label("version"), report.guttests_version))
+    pairs.append((label("catalogue"), report.catalogue_hash))
+    if report.generated_at:
+        pairs.append((label("generated"), report.generated_at))
+    return pairs
+
+
+def _source_line(s_ref: int, source: str, origin: str | None, applies: str, cat: str) -> str:
+    origin_text = label(f"origin_{origin}") if origin else cat
+    return f"[{s_ref}] {source} ({origin_text}; {label('applies_to')}: {applies})"
+
+
+def _serial_rows(series: SerialSeries) -> list[list[str]]:
+    changes = {c.to_index: c.text for c in series.changes}
+    return [
+        [p.collected, p.value_text or fmt_number(p.value), changes.get(p.result_index, "")]
+        for p in series.points
+    ]
+
+
+def _serial_notes(series: SerialSeries) -> list[str]:
+    notes = [c.rcv_statement for c in series.changes if c.rcv_statement]
+    if series.note:
+        notes.append(series.note)
+    return notes
+
+
+def _not_interpreted(report: Report) -> list[ResultRow]:
+    return [r for r in report.rows if r.status == "not_interpretable"]
+
+
+def _where(row: ResultRow) -> str:
+    return ", ".join(x for x in (row.source.file, row.source.location) if x)
+
+
+# --- plain text ----------------------------------------------------------------------------
+
+_CAPS = (30, 16, 10, 24, 34, 20, 36)
+_RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], caps: Sequence[int]) -> list[str]:
+    widths = [
+        min(max([len(h), *(len(r[i]) for r in rows)]), caps[i] if i < len(caps) else 40)
+        for i, h in enumerate(headers)
+    ]
+    lines = _wrapped_row(headers, widths)
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines += _wrapped_row(row, widths)
+    return lines
+
+
+def _wrapped_row(row: Sequence[str], widths: Sequence[int]) -> list[str]:
+    cells = [
+        textwrap.wrap(c, w, break_on_hyphens=False) or [""]
+        for c, w in zip(row, widths, strict=True)
+    ]
+    return [
+        "  ".join(
+            (c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True)
+        ).rstrip()
+        for k in range(max(len(c) for c in cells))
+    ]
+
+
+def render_text(report: Report, *, colour: bool = False) -> str:
+    """The report for a terminal: aligned columns, ASCII except µ, colour only when asked."""
+    t = ascii_text
+    out: list[str] = [t(report.title).upper(), "=" * len(report.title), ""]
+    patient = _patient_line(report)
+    if patient:
+        out.append(f"{t(label('patient'))}: " + "; ".join(f"{t(k)} {t(v)}" for k, v in patient))
+    if report.deidentified:
+        out.append(t(label("deidentified")))
+    out.extend(f"{t(k)}: {t(v)}" for k, v in _meta(report))
+    out += ["", t(label("summary")), "-" * len(label("summary"))]
+    out += [line for p in report.panels for line in textwrap.wrap(t(p.summary), 100)]
+    cols = _columns(report)
+    for panel in report.panels:
+        heading = t(panel.title)
+        out += ["", heading, "-" * len(heading)]
+        meta = [x for x in (panel.collected, panel.lab, panel.source) if x]
+        if meta:
+            out.append(t("; ".join(meta)))
+        rows = [[t(fn(r)) for _, fn in cols] for r in panel.rows]
+        table = _table([t(h) for h, _ in cols], rows, _CAPS)
+        if colour:
+            table = table[:2] + [_colourise(line) for line in table[2:]]
+        out += table
+    if report.sources:
+        out += ["", t(label("sources")), "-" * len(label("sources"))]
+        for s in report.sources:
+            line = _source_line(s.ref, s.source, s.origin, s.applies_to, s.category)
+            out += textwrap.wrap(t(line), 100, subsequent_indent="    ")
+    if report.caveats:
+        out += ["", t(label("caveats")), "-" * len(label("caveats"))]
+        for c in report.caveats:
+            out += textwrap.wrap(
+                t(f"{', '.join(c.analytes)}: {c.text} ({'; '.join(c.citations)})"),
+                100,
+                initial_indent="- ",
+                subsequent_indent="  ",
+            )
+    bad = _not_interpreted(report)
+    if bad:
+        out += ["", t(label("not_interpreted")), "-" * len(label("not_interpreted"))]
+        for r in bad:
+            out += textwrap.wrap(
+                t(f'{r.display_name} "{r.value}": {r.reason or ""} ({_where(r)})'),
+                100,
+                initial_indent="- ",
+                subsequent_indent="  ",
+            )
+    if report.serial:
+        out += ["", t(label("serial")), "-" * len(label("serial"))]
+        for series in report.serial:
+            out += ["", t(f"{series.name} ({series.unit})")]
+            out += _table(
+                [label("date"), label("result"), label("change")],
+                [[t(c) for c in row] for row in _serial_rows(series)],
+                (20, 16, 40),
+            )
+            for note in _serial_notes(series):
+                out += textwrap.wrap(t(note), 100)
+    out += ["", *textwrap.wrap(t(report.disclaimer), 100)]
+    return "\n".join(out) + "\n"
+
+
+def _colourise(line: str) -> str:
+    for code, colour in ((" (Critical", _RED), (" (High)", _YELLOW), (" (Low)", _YELLOW)):
+        if code in line:
+            return colour + line + _RESET
+    return line
+
+
+# --- Markdown ------------------------------------------------------------------------------
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(md_escape(h) for h in headers) + " |"]
+    out.append("|" + "|".join("---" for _ in headers) + "|")
+    out += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def render_markdown(report: Report) -> str:
+    """The report as Markdown: one table per panel, every input string escaped."""
+    e = md_escape
+    out: list[str] = [f"# {e(report.title)}", ""]
+    patient = _patient_line(report)
+    if patient:
+        out.append(f"**{e(label('patient'))}:** " + "; ".join(f"{e(k)} {e(v)}" for k, v in patient))
+        out.append("")
+    if report.deidentified:
+        out += [f"*{e(label('deidentified'))}*", ""]
+    out += [f"- **{e(k)}:** {e(v)}" for k, v in _meta(report)]
+    out += ["", f"## {e(label('summary'))}", ""]
+    out += [f"- {e(p.summary)}" for p in report.panels]
+    cols = _columns(report)
+    for panel in report.panels:
+        out += ["", f"## {e(panel.title)}", ""]
+        meta = [x for x in (panel.collected, panel.lab, panel.source) if x]
+        if meta:
+            out += [e("; ".join(meta)), ""]
+        out += _md_table([h for h, _ in cols], [[fn(r) for _, fn in cols] for r in panel.rows])
+    if report.sources:
+        out += ["", f"## {e(label('sources'))}", ""]
+        out += [
+            f"- {e(_source_line(s.ref, s.source, s.origin, s.applies_to, s.category))}"
+            for s in report.sources
+        ]
+    if report.caveats:
+        out += ["", f"## {e(label('caveats'))}", ""]
+        out += [
+            f"- **{e(', '.join(c.analytes))}:** {e(c.text)} ({e('; '.join(c.citations))})"
+            for c in report.caveats
+        ]
+    bad = _not_interpreted(report)
+    if bad:
+        out += ["", f"## {e(label('not_interpreted'))}", ""]
+        out += _md_table(
+            [label("analyte"), label("result"), label("reason"), label("source")],
+            [[r.display_name, r.value, r.reason or "", _where(r)] for r in bad],
+        )
+    if report.serial:
+        out += ["", f"## {e(label('serial'))}"]
+        for s in report.serial:
+            out += ["", f"### {e(s.name)} ({e(s.unit)})", ""]
+            out += _md_table([label("date"), label("result"), label("change")], _serial_rows(s))
+            notes = _serial_notes(s)
+            if notes:
+                out += ["", *(f"- {e(n)}" for n in notes)]
+    out += ["", f"*{e(report.disclaimer)}*"]
+    return "\n".join(out) + "\n"
