@@ -46,6 +46,7 @@ from ._models import (
     Result,
 )
 from ._range_text import parse_range_text
+from ._units import Unit, convert, parse_unit
 from ._types import (
     Family,
     InterpretationCode,
@@ -95,15 +96,18 @@ __all__ = [
     "Result",
     "ResultStatus",
     "Specimen",
+    "Unit",
     "UnitError",
     "ValueKind",
     "ValueParseError",
     "__version__",
+    "convert",
     "interpret",
     "interpret_panel",
     "interpret_panels",
     "load_optimal",
     "parse_range_text",
+    "parse_unit",
     "parse_value",
     "validate_range_files",
 ]

@@ -1,0 +1,508 @@
+"""Units: UCUM codes and lab spellings, one pint registry, cached conversion factors.
+
+Parse a unit as a lab or an HL7/FHIR message writes it:
+
+>>> parse_unit("µg/g").canonical
+'ug/g'
+>>> parse_unit("x10E6/g").canonical
+'10*6/g'
+>>> convert(5.0, "mg/dL", "mg/L")
+50.0
+>>> conversion_factor("ng/g", "ug/g")
+0.001
+
+Assay-specific units never convert into other units, nor into plain numbers:
+
+>>> compatible("U/mL", "[IU]/mL")
+False
+>>> is_arbitrary("kUA/L")
+True
+
+The registry (definitions in ``_data/units.txt``) and the UCUM grammar are
+built once, on the first call, never when ``guttests`` is imported. See
+``docs/units.md`` for the safety rules and the spellings accepted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from pydantic import BaseModel, ConfigDict
+
+from ._errors import UnitError
+
+if TYPE_CHECKING:
+    import pint
+    from lark import Lark, Tree
+    from lark.lexer import Token
+
+__all__ = [
+    "Unit",
+    "compatible",
+    "conversion_factor",
+    "convert",
+    "is_arbitrary",
+    "parse_unit",
+    "registry",
+]
+
+_PHYSICAL = frozenset(
+    {
+        "[length]",
+        "[time]",
+        "[mass]",
+        "[angle]",
+        "[temperature]",
+        "[charge]",
+        "[luminosity]",
+        "[substance]",
+    }
+)
+_SPECIAL_PREFIX = "[special_"
+# A quotient of two masses, two amounts or two volumes is a kind of its own (mass
+# fraction, substance fraction, volume fraction), never a plain number.
+_KINDS = frozenset({"[mass]", "[substance]", "[length]"})
+_MICRO_SIGNS = str.maketrans({"\u00b5": "u", "\u03bc": "u"})
+_SPACES = re.compile(r"\s+")
+_SCALE = re.compile(r"^(?:[xX×]\s*)?10\s*(?:\^|[eE]|\*\*|\*)\s*(?P<e>[+-]?\d+)\s*(?P<rest>.*)$")
+_UCUM_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=.*#\s*ucum:\s*(?P<code>\S+)")
+_PREFIX_LINE = re.compile(r"^(?P<name>[A-Za-z]+)-\s*=\s*\S+\s*=\s*(?P<code>[A-Za-z]+)-")
+_TERMINAL = re.compile(r"^[A-Z_]+:")
+_LITERALS = re.compile(r'^(?P<name>[A-Z_]+):\s*(?P<body>(?:"[^"]*"\s*\|?\s*)+)$')
+_SPELLING_LINE = re.compile(r"^#@\s*(?P<kind>[a-z]+):\s*(?P<body>.+?)\s*$")
+
+
+class Unit(BaseModel):
+    """A parsed unit.
+
+    ``text`` is the unit as given; ``canonical`` the normalised UCUM code to show and
+    to send as a FHIR ``code``; ``ucum`` the valid UCUM code when one exists.
+
+    >>> u = parse_unit("mcg/g")
+    >>> (u.text, u.canonical, u.ucum, u.arbitrary, u.dimensionless)
+    ('mcg/g', 'ug/g', 'ug/g', False, False)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    canonical: str
+    ucum: str | None
+    arbitrary: bool
+    """True when the unit involves an assay-specific or arbitrary unit or an annotation."""
+    dimensionless: bool
+    """True for plain numbers: ``1``, ``%``, ``{ratio}``, ``10*3`` (not ug/g: a mass fraction)."""
+
+
+# --- the registry, built once --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Term:
+    """A unit expression reduced to a factor times base dimensions.
+
+    ``gross`` keeps, for the dimensions of :data:`_KINDS`, the sum of positive and of
+    negative exponents as written, so that ug/g (a mass fraction) stays apart from
+    mmol/mol and from %, although UCUM reduces all three to 1.
+    """
+
+    factor: float
+    dims: tuple[tuple[str, int], ...]
+    gross: tuple[tuple[str, int, int], ...] = ()
+
+    def times(self, other: _Term, sign: int = 1) -> _Term:
+        dims = dict(self.dims)
+        for k, v in other.dims:
+            n = dims.get(k, 0) + sign * v
+            if n:
+                dims[k] = n
+            else:
+                dims.pop(k, None)
+        gross = {k: (p, n) for k, p, n in self.gross}
+        for k, p, n in other.gross:
+            p0, n0 = gross.get(k, (0, 0))
+            gross[k] = (p0 + p, n0 + n) if sign > 0 else (p0 + n, n0 + p)
+        factor = self.factor * other.factor if sign > 0 else self.factor / other.factor
+        return _Term(
+            factor,
+            tuple(sorted(dims.items())),
+            tuple(sorted((k, p, n) for k, (p, n) in gross.items())),
+        )
+
+    def power(self, n: int) -> _Term:
+        m = abs(n)
+        gross = tuple((k, p * m, q * m) if n > 0 else (k, q * m, p * m) for k, p, q in self.gross)
+        return _Term(self.factor**n, tuple((k, v * n) for k, v in self.dims), gross)
+
+    @property
+    def kind(self) -> tuple[tuple[tuple[str, int], ...], frozenset[str]]:
+        """What must match for two units to convert: dimensions and fraction kinds."""
+        return self.dims, frozenset(k for k, p, n in self.gross if p and n)
+
+
+_ONE = _Term(1.0, ())
+
+
+@dataclass(frozen=True, slots=True)
+class _Spellings:
+    whole: Mapping[str, str]
+    token: Mapping[str, str]
+    canonical: Mapping[str, str]
+    dimensionless: frozenset[str]
+    suspect: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    registry: pint.UnitRegistry[Any]
+    parser: Lark
+    atoms: Mapping[str, str]
+    """UCUM atom -> pint name."""
+    prefixes: Mapping[str, str]
+    """UCUM prefix -> pint prefix name."""
+    spellings: _Spellings
+
+
+def _read_data() -> str:
+    return (files("guttests") / "_data" / "units.txt").read_text(encoding="utf-8")
+
+
+def _read_spellings(lines: list[str]) -> _Spellings:
+    tables: dict[str, dict[str, str]] = {"whole": {}, "token": {}, "canonical": {}, "suspect": {}}
+    dimensionless: set[str] = set()
+    for line in lines:
+        m = _SPELLING_LINE.match(line)
+        if not m:
+            continue
+        kind, body = m["kind"], m["body"]
+        if kind == "dimensionless":
+            dimensionless.add(body)
+            continue
+        src, sep, dst = body.partition(" => ")
+        if not sep or kind not in tables:
+            raise UnitError("bad spelling line in units.txt", text=line)
+        key = src.strip().casefold() if kind == "whole" else src.strip()
+        tables[kind][key] = dst.strip()
+    return _Spellings(
+        whole=tables["whole"],
+        token=tables["token"],
+        canonical=tables["canonical"],
+        dimensionless=frozenset(dimensionless),
+        suspect=tables["suspect"],
+    )
+
+
+@lru_cache(maxsize=1)
+def _state() -> _State:
+    # Imported here so that `import guttests` stays cheap: pint and lark load on first use.
+    import pint
+    from lark import Lark
+
+    lines = _read_data().splitlines()
+    reg: pint.UnitRegistry[Any] = pint.UnitRegistry(None, on_redefinition="raise")
+    reg.load_definitions(lines)
+    atoms = {m["code"]: m["name"] for line in lines if (m := _UCUM_LINE.match(line))}
+    prefixes = {m["code"]: m["name"] for line in lines if (m := _PREFIX_LINE.match(line))}
+    parser = Lark(_grammar(), start="main_term", strict=True)
+    return _State(reg, parser, atoms, prefixes, _read_spellings(lines))
+
+
+def _grammar() -> str:
+    """ucumvert's UCUM grammar, its long lists of atoms joined into one regex each.
+
+    The trees are the same (checked by the conformance tests); lark builds the parser
+    three to five times faster, which matters for the CLI's cold start. The package
+    is located without being imported: ``import ucumvert`` would load a second pint
+    registry and parse UCUM's XML.
+    """
+    spec = importlib.util.find_spec("ucumvert")
+    if spec is None or not spec.submodule_search_locations:
+        raise UnitError("the ucumvert package is not installed", hint="pip install ucumvert")
+    path = Path(next(iter(spec.submodule_search_locations))) / "ucum_grammar.lark"
+    lines: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if lines and line.lstrip().startswith("|") and _TERMINAL.match(lines[-1]):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return "\n".join(_as_regex(line) for line in lines) + "\n"
+
+
+def _as_regex(line: str) -> str:
+    m = _LITERALS.match(line)
+    if not m:
+        return line
+    # longest first, so that a regex alternation finds what lark's literal matching finds
+    literals = sorted(set(re.findall(r'"([^"]*)"', m["body"])), key=len, reverse=True)
+    pattern = "|".join(re.escape(x).replace("/", "\\/") for x in literals)
+    return f"{m['name']}: /(?:{pattern})/"
+
+
+def registry() -> pint.UnitRegistry[Any]:
+    """The one pint registry of guttests (built on first use).
+
+    Its unit names are pint identifiers (``g``, ``IU_``, ``in_i_``); use
+    :func:`parse_unit` and :func:`convert` for UCUM codes and lab spellings.
+
+    >>> registry() is registry()
+    True
+    """
+    return _state().registry
+
+
+# --- parsing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    unit: Unit
+    term: _Term
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    term: _Term
+    text: str
+    compound: bool
+
+
+def _atom_term(state: _State, prefix: str | None, atom: str) -> _Term:
+    reg = state.registry
+    name = state.atoms[atom]
+    if prefix is not None:
+        name = state.prefixes[prefix] + name
+    factor, _root = reg.get_root_units(name)
+    dims = tuple(
+        sorted((str(k), int(cast(float, v))) for k, v in reg.get_dimensionality(name).items())
+    )
+    gross = tuple((k, max(v, 0), max(-v, 0)) for k, v in dims if k in _KINDS)
+    return _Term(float(cast(float, factor)), dims, gross)
+
+
+def _walk(state: _State, node: Tree[Token] | Token) -> _Node:
+    from lark.lexer import Token
+
+    if isinstance(node, Token):  # a lone annotation
+        return _annotation(state, str(node))
+    ch = node.children
+    if node.data == "main_term":
+        if len(ch) == 2:
+            inner = _walk(state, ch[1])
+            text = f"/({inner.text})" if inner.text.startswith("/") else "/" + inner.text
+            return _Node(_ONE.times(inner.term, -1), text, True)
+        return _walk(state, ch[0])
+    if node.data == "term":
+        left, op, right = _walk(state, ch[0]), str(ch[1]), _walk(state, ch[2])
+        rtext = f"({right.text})" if right.compound else right.text
+        return _Node(
+            left.term.times(right.term, 1 if op == "." else -1), left.text + op + rtext, True
+        )
+    if node.data == "component":
+        inner = _walk(state, ch[0])
+        ann = _annotation(state, str(ch[1]))
+        text = f"({inner.text})" if inner.compound else inner.text
+        return _Node(inner.term.times(ann.term), text + ann.text, False)
+    if node.data == "annotatable":
+        if _is_number(ch[0]):
+            raise UnitError("a number cannot carry an exponent", hint="write 10*3 for a thousand")
+        inner = _walk(state, ch[0])
+        exp = int(str(ch[1]))
+        return _Node(inner.term.power(exp), f"{inner.text}{exp}", False)
+    # simple_unit: FACTOR | ATOM | PREFIX ATOM
+    tokens = [str(t) for t in ch]
+    if len(tokens) == 1 and tokens[0].isdigit():
+        return _Node(_Term(float(int(tokens[0])), ()), tokens[0], False)
+    prefix, atom = (None, tokens[0]) if len(tokens) == 1 else (tokens[0], tokens[1])
+    written = (prefix or "") + atom
+    if written in state.spellings.suspect:
+        raise UnitError(
+            f"unit {written!r} is valid UCUM but not a unit a lab reports",
+            hint=state.spellings.suspect[written],
+        )
+    shown = (prefix or "") + state.spellings.canonical.get(atom, atom)
+    return _Node(_atom_term(state, prefix, atom), shown, False)
+
+
+def _is_number(node: Tree[Token] | Token) -> bool:
+    from lark import Tree
+
+    return (
+        isinstance(node, Tree)
+        and node.data == "simple_unit"
+        and len(node.children) == 1
+        and str(node.children[0]).isdigit()
+    )
+
+
+def _annotation(state: _State, text: str) -> _Node:
+    if text in state.spellings.dimensionless:
+        return _Node(_ONE, text, False)
+    return _Node(_Term(1.0, ((text, 1),)), text, False)
+
+
+def _lab_to_ucum(state: _State, text: str) -> str | None:
+    """A UCUM code for a lab spelling that is not UCUM itself, or ``None``."""
+    parts = []
+    for part in text.split("/"):
+        p = part.strip()
+        scale = _SCALE.match(p)
+        if scale:
+            exp = int(scale["e"])
+            rest = scale["rest"].strip()
+            p = f"10*{exp}"
+            if rest:
+                token = state.spellings.token.get(rest, rest)
+                p = f"{p}.{token}"
+        else:
+            p = state.spellings.token.get(p, p)
+        parts.append(p)
+    candidate = "/".join(parts)
+    return None if candidate == text else candidate
+
+
+def _try_parse(state: _State, code: str) -> Tree[Token] | None:
+    from lark.exceptions import LarkError
+
+    if not code or any(c.isspace() for c in code):
+        return None
+    try:
+        return state.parser.parse(code)
+    except LarkError:
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str) -> _Parsed:
+    if not isinstance(text, str):
+        raise UnitError("a unit must be text", text=repr(text))
+    state = _state()
+    cleaned = _SPACES.sub(" ", text.translate(_MICRO_SIGNS).strip())
+    code = state.spellings.whole.get(cleaned.casefold(), cleaned)
+    tree = _try_parse(state, code)
+    if tree is None:
+        alt = _lab_to_ucum(state, code)
+        tree = _try_parse(state, alt) if alt else None
+    if tree is None:
+        raise UnitError("unknown unit", text=text)
+    try:
+        node = _walk(state, tree)
+    except UnitError as exc:
+        raise UnitError(exc.message, text=text, hint=exc.hint) from exc
+    except Exception as exc:  # pint or lark surprises: never let them escape unwrapped
+        raise UnitError("unit cannot be interpreted", text=text) from exc
+    dims, fractions = node.term.kind
+    unit = Unit(
+        text=text,
+        canonical=node.text,
+        ucum=node.text,
+        arbitrary=any(_is_arbitrary_dim(d) for d, _ in dims),
+        dimensionless=not dims and not fractions,
+    )
+    return _Parsed(unit, node.term)
+
+
+def _is_arbitrary_dim(dim: str) -> bool:
+    return dim not in _PHYSICAL and not dim.startswith(_SPECIAL_PREFIX)
+
+
+def _is_special(term: _Term) -> bool:
+    return any(k.startswith(_SPECIAL_PREFIX) for k, _ in term.dims)
+
+
+def parse_unit(text: str) -> Unit:
+    """Parse a UCUM code or a lab spelling; raise :class:`UnitError` naming unknown text.
+
+    >>> parse_unit("genome copies/g").canonical
+    '{genome_copies}/g'
+    >>> parse_unit("% of total").dimensionless
+    True
+    """
+    return _parse(text).unit
+
+
+# --- conversion ------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=65536)
+def conversion_factor(from_unit: str, to_unit: str) -> float:
+    """The number that multiplies a value in ``from_unit`` to give it in ``to_unit``.
+
+    Computed once per pair of strings and cached.
+
+    >>> conversion_factor("ug/g", "mg/kg")
+    1.0
+    >>> conversion_factor("ng/mL", "ug/g")
+    Traceback (most recent call last):
+    ...
+    guttests._errors.UnitError: units do not convert into one another (unit ng/mL; to unit ug/g)
+    """
+    a, b = _parse(from_unit), _parse(to_unit)
+    if a.term.kind != b.term.kind:
+        raise UnitError(
+            "units do not convert into one another",
+            unit=from_unit,
+            to_unit=to_unit,
+            hint=_hint(a, b),
+        )
+    factor = a.term.factor / b.term.factor
+    if _is_special(a.term) and factor != 1.0:
+        raise UnitError(
+            "non-linear (offset or logarithmic) units are not converted",
+            unit=from_unit,
+            to_unit=to_unit,
+        )
+    return _tidy(factor)
+
+
+def _tidy(x: float) -> float:
+    """Round off the last-bit noise of decimal prefixes (1e-3/1e-6 -> 1000.0000000000001)."""
+    tidy = float(f"{x:.15g}")
+    return tidy if abs(tidy - x) <= 4 * abs(x) * 2.2e-16 else x
+
+
+def _hint(a: _Parsed, b: _Parsed) -> str | None:
+    if a.unit.arbitrary or b.unit.arbitrary:
+        return "assay-specific and arbitrary units convert only to scaled forms of themselves"
+    return None
+
+
+def convert(value: float, from_unit: str, to_unit: str) -> float:
+    """``value`` in ``from_unit`` expressed in ``to_unit``.
+
+    >>> convert(50.0, "mcg/g", "mg/kg")
+    50.0
+    >>> convert(1.0, "kU/L", "U/mL")
+    1.0
+    """
+    return value * conversion_factor(from_unit, to_unit)
+
+
+def compatible(a: str, b: str) -> bool:
+    """Whether values in ``a`` convert to ``b``; unknown units raise :class:`UnitError`.
+
+    >>> compatible("ng/mL", "ug/L"), compatible("ng/mL", "ug/g")
+    (True, False)
+    """
+    _parse(a)
+    _parse(b)
+    try:
+        conversion_factor(a, b)
+    except UnitError:
+        return False
+    return True
+
+
+def is_arbitrary(text: str) -> bool:
+    """Whether the unit is assay-specific, arbitrary or annotated (never converts to 1).
+
+    >>> is_arbitrary("[IU]/mL"), is_arbitrary("ug/g")
+    (True, False)
+    """
+    return parse_unit(text).arbitrary
