@@ -1,0 +1,1101 @@
+"""Reading FHIR R4 JSON (resources, bundles, NDJSON bulk export) into panels.
+
+Accepted input: one Observation, one DiagnosticReport (with ``contained``
+Observations), a Bundle of any type (``collection``, ``searchset``,
+``transaction``, ``batch-response``, ...), or NDJSON with one resource per line.
+Only the fields guttests uses are read, with plain type-checked dict access
+(orjson parses); no full FHIR model is built.
+
+>>> text = (
+...     '{"resourceType": "Observation", "id": "calpro", "status": "final",'
+...     ' "code": {"text": "Calprotectin, Feces"},'
+...     ' "valueQuantity": {"value": 62, "unit": "µg/g",'
+...     ' "system": "http://unitsofmeasure.org", "code": "ug/g"},'
+...     ' "referenceRange": [{"high": {"value": 50, "unit": "µg/g"}}]}'
+... )
+>>> result = read_fhir(text, source="calpro.json")[0].results[0]
+>>> result.name, result.value.value, result.unit, result.lab_range.describe()
+('Calprotectin, Feces', 62.0, 'ug/g', '≤50')
+>>> result.provenance.describe()
+'calpro.json, Observation/calpro'
+
+Decisions (each one keeps what came in and guesses nothing):
+
+Counting
+    Every Observation anywhere in the input (bundle entries, ``contained``,
+    NDJSON lines) yields results: one Result for its own value, plus one
+    Result per ``component``. An Observation with components and no value of
+    its own (no ``value[x]``, no ``dataAbsentReason``) yields only its
+    component Results ("entry 3 (Observation/bp), component 2"). An
+    Observation with neither yields one Result with ``value_error`` "no
+    value"; this includes grouping Observations (``hasMember`` only), whose
+    name also becomes ``Result.panel`` of their members.
+Grouping
+    One Panel per DiagnosticReport: its ``result`` Observations (followed
+    through ``hasMember``, depth first) and its contained Observations. The
+    remaining Observations of a document form one Panel per subject, in input
+    order. Panels come in the order of their first resource. In NDJSON each
+    line is its own document, so each Observation line is one Panel (constant
+    memory); a DiagnosticReport line yields a Panel of its contained
+    Observations only, since its referenced Observations are on their own lines.
+    A report with no Observation in the input yields no Panel.
+References
+    Inside one JSON document every reference is resolved against the whole
+    document first (``Patient/123``, absolute URLs, ``urn:uuid:`` fullUrls,
+    ``#id`` for contained). NDJSON is streamed: a subject is resolved only
+    against Patient lines already seen (only Patients are remembered, so
+    memory grows with patients, not observations); a Patient line after its
+    Observations leaves those panels without patient facts.
+Values
+    ``valueQuantity`` with a comparator is a censored value; the unit is the
+    UCUM ``code`` when the system is UCUM, else the ``unit`` text, as given.
+    ``valueString`` and ``valueCodeableConcept`` text go through
+    :func:`~guttests._values.parse_value` (SNOMED CT Detected / Not detected /
+    Positive / Negative codes are read as those terms; a text that contradicts
+    its code is an error). ``valueBoolean``, ``valueRange``, ``valueRatio``,
+    times and periods, value types guttests does not read (``valueAttachment``),
+    a wrong JSON type and ``dataAbsentReason`` become a Result with
+    ``value_error``.
+Reference ranges
+    FHIR bounds are inclusive. Bounds without a unit are read in the result's
+    unit, exactly as a range text is (and as HL7 OBX-7 is read in OBX-6's
+    unit). When several ranges are given (FHIR combines them as OR), the
+    first one without ``appliesTo``/``age`` and of type normal/recommended
+    becomes ``lab_range``; else the first whose conditions guttests can
+    represent (age, sex); else the first, as text only. With more than one
+    range, all of them are written into ``lab_range_text`` joined by " | ".
+    An age range ``12-14 a`` is read in completed units: age 12 to <15 years.
+Dates, specimen and patient
+    ``collected`` is ``effectiveDateTime``, ``effectivePeriod.start`` or
+    ``effectiveInstant``. Only full dates are read: a partial date (``2013``, ``2013-04``) gives
+    ``None``, never an invented day. ``issued`` is not a collection time and is
+    not used. The specimen text is the referenced Specimen's ``type`` (else the
+    reference's display) and maps onto :class:`~guttests.Specimen` only when it
+    names exactly one kind. Sex is taken from ``gender`` female/male only.
+Lab
+    ``lab`` is the display of an Organization performer; practitioners are
+    people, not labs, and are not read.
+Errors
+    Input that is not JSON, JSON that is not a FHIR resource, and a top-level
+    resource that holds no observations (Patient, Medication,
+    ObservationDefinition, ...) raise :class:`~guttests.FHIRError` with the
+    source and location. Inside a bundle or NDJSON such resources are skipped:
+    they are not observations. Entries and contained resources are counted
+    from 1, like lines.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any, NamedTuple, TextIO
+
+import orjson
+from pydantic import ValidationError
+
+from .._errors import FHIRError, ValueParseError
+from .._models import (
+    Age,
+    Applicability,
+    Coding,
+    Panel,
+    PatientContext,
+    Provenance,
+    ReferenceRange,
+    Result,
+    interval_text,
+)
+from .._range_text import lab_range, parse_range_text
+from .._types import ResultStatus, Sex, Specimen
+from .._values import CensoredValue, Comparator, QuantityValue, Value, parse_value
+
+__all__ = ["iter_panels", "read_fhir"]
+
+JSON = dict[str, Any]
+
+_FORMAT = "fhir"
+_UCUM = "http://unitsofmeasure.org"
+_LOINC = "http://loinc.org"
+_SNOMED = "http://snomed.info/sct"
+_INTERPRETATION_SYSTEMS = frozenset(
+    {
+        "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+        "http://hl7.org/fhir/v3/ObservationInterpretation",
+        "http://terminology.hl7.org/CodeSystem/v2-0078",
+        "http://hl7.org/fhir/v2/0078",
+    }
+)
+_GENDER_SYSTEM = "http://hl7.org/fhir/administrative-gender"
+
+_STATUS = {s.value: s for s in ResultStatus}
+_COMPARATORS = frozenset({"<", "<=", ">=", ">"})
+# SNOMED CT qualifier values used as coded lab results.
+_SNOMED_TERMS = {
+    "260373001": "Detected",
+    "260415000": "Not detected",
+    "10828004": "Positive",
+    "260385009": "Negative",
+}
+_SNOMED_SEX: dict[str, Sex] = {"248153007": "male", "248152002": "female"}
+_SEXES: dict[str, Sex] = {"female": "female", "male": "male"}
+_REFERENCE_TYPES = frozenset({"normal", "recommended"})
+_AGE_UNITS = {
+    "a": "a",
+    "mo": "mo",
+    "wk": "wk",
+    "d": "d",
+    "y": "a",
+    "yr": "a",
+    "yrs": "a",
+    "year": "a",
+    "years": "a",
+    "month": "mo",
+    "months": "mo",
+    "week": "wk",
+    "weeks": "wk",
+    "day": "d",
+    "days": "d",
+}
+_SPECIMEN_WORDS = {
+    "stool": Specimen.STOOL,
+    "stools": Specimen.STOOL,
+    "feces": Specimen.STOOL,
+    "faeces": Specimen.STOOL,
+    "fecal": Specimen.STOOL,
+    "faecal": Specimen.STOOL,
+    "stl": Specimen.STOOL,
+    "fec": Specimen.STOOL,
+    "serum": Specimen.SERUM,
+    "ser": Specimen.SERUM,
+    "plasma": Specimen.PLASMA,
+    "plas": Specimen.PLASMA,
+    "blood": Specimen.BLOOD,
+    "bld": Specimen.BLOOD,
+    "wb": Specimen.BLOOD,
+    "urine": Specimen.URINE,
+    "ur": Specimen.URINE,
+    "saliva": Specimen.SALIVA,
+    "sal": Specimen.SALIVA,
+}
+_FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_WORDS = re.compile(r"[a-z]+")
+_TOP_LEVEL = ("Observation", "DiagnosticReport", "Bundle")
+_ANYONE = Applicability()
+_NOBODY = PatientContext()
+
+
+# --- public API ---------------------------------------------------------------------------
+
+
+def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]:
+    """Panels from FHIR JSON or NDJSON text, read incrementally.
+
+    NDJSON is read one line at a time; a single JSON document (one or many
+    lines) is read whole, since its references may point anywhere in it.
+
+    >>> import io
+    >>> lines = [
+    ...     '{"resourceType": "Patient", "id": "p1", "gender": "female"}',
+    ...     '{"resourceType": "Observation", "id": "z1", "status": "final",'
+    ...     ' "subject": {"reference": "Patient/p1"}, "code": {"text": "Zonulin"},'
+    ...     ' "valueQuantity": {"value": 41.2, "unit": "ng/mL"}}',
+    ... ]
+    >>> [p.patient.sex for p in iter_panels(io.StringIO("\\n".join(lines)))]
+    ['female']
+    """
+    lines = enumerate(stream, 1)
+    first_no, first = _next_line(lines)
+    if not first:
+        raise FHIRError("empty input: no FHIR resource", source=source)
+    first = first.lstrip("\ufeff")
+    try:
+        first_obj: object = orjson.loads(first)
+    except orjson.JSONDecodeError:
+        # A pretty-printed document: read it whole.
+        text = "\n" * (first_no - 1) + first + "".join(line for _, line in lines)
+        doc = _loads(text, source, line_offset=0)
+        yield from _document(doc, source, prefix="", patients={}, top_level=True)
+        return
+
+    line_no, line = _next_line(lines)
+    if not line:
+        yield from _document(first_obj, source, prefix="", patients={}, top_level=True)
+        return
+    patients: dict[str, PatientContext] = {}
+    yield from _ndjson_line(first_obj, first_no, source, patients)
+    while line:
+        obj = _loads(line, source, line_offset=line_no - 1)
+        yield from _ndjson_line(obj, line_no, source, patients)
+        line_no, line = _next_line(lines)
+
+
+def read_fhir(text: str, *, source: str | None = None) -> list[Panel]:
+    """All panels of a FHIR JSON or NDJSON text.
+
+    >>> obs = '{"resourceType": "Observation", "status": "final", "valueString": "<dl"}'
+    >>> read_fhir(obs)[0].results[0].value.detection_limit
+    True
+    """
+    return list(iter_panels(io.StringIO(text), source=source))
+
+
+# --- documents ----------------------------------------------------------------------------
+
+
+def _next_line(lines: Iterator[tuple[int, str]]) -> tuple[int, str]:
+    """The next line that is not blank, with its number; ``(0, "")`` at the end."""
+    for number, line in lines:
+        if line.strip():
+            return number, line
+    return 0, ""
+
+
+def _loads(text: str, source: str | None, *, line_offset: int) -> object:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise FHIRError(
+            f"not JSON: {exc.msg}",
+            source=source,
+            location=f"line {exc.lineno + line_offset}, column {exc.colno}",
+        ) from exc
+
+
+def _ndjson_line(
+    obj: object, line_no: int, source: str | None, patients: dict[str, PatientContext]
+) -> Iterator[Panel]:
+    prefix = f"line {line_no}"
+    if isinstance(obj, dict) and obj.get("resourceType") == "Patient":
+        rid = obj.get("id")
+        if isinstance(rid, str):
+            patients[f"Patient/{rid}"] = _patient(obj)
+        return
+    yield from _document(obj, source, prefix=prefix, patients=patients, top_level=False)
+
+
+def _document(
+    obj: object,
+    source: str | None,
+    *,
+    prefix: str,
+    patients: Mapping[str, PatientContext],
+    top_level: bool,
+) -> Iterator[Panel]:
+    where = prefix or "document"
+    if not isinstance(obj, dict):
+        raise FHIRError(
+            f"not a FHIR resource: a JSON {_json_kind(obj)}, not an object",
+            source=source,
+            location=where,
+        )
+    rtype = obj.get("resourceType")
+    if not isinstance(rtype, str):
+        raise FHIRError("not a FHIR resource: no resourceType", source=source, location=where)
+    if rtype not in _TOP_LEVEL:
+        if not top_level:
+            return  # not an observation: skipped, as in a bundle
+        raise FHIRError(
+            f"{rtype} is not an observation resource",
+            source=source,
+            location=where,
+            hint="expected an Observation, a DiagnosticReport, a Bundle, or NDJSON of them",
+        )
+    doc = _Doc(source, patients)
+    if rtype == "Bundle":
+        doc.add_bundle(obj, prefix)
+    else:
+        doc.add(obj, f"{prefix} ({_label(obj)})" if prefix else _label(obj), full_url=None)
+    yield from doc.panels()
+
+
+def _json_kind(obj: object) -> str:
+    if isinstance(obj, list):
+        return "array"
+    if isinstance(obj, str):
+        return "string"
+    if obj is None:
+        return "null"
+    if isinstance(obj, bool):
+        return "boolean"
+    return "number"
+
+
+def _join(prefix: str, part: str) -> str:
+    return f"{prefix}, {part}" if prefix else part
+
+
+def _label(res: JSON) -> str:
+    rtype = res.get("resourceType")
+    rid = res.get("id")
+    return f"{rtype}/{rid}" if isinstance(rid, str) else str(rtype)
+
+
+class _Doc:
+    """One JSON document: its resources, their locations and the references between them."""
+
+    def __init__(self, source: str | None, patients: Mapping[str, PatientContext]) -> None:
+        self.source = source
+        self.patients = patients
+        self.index: dict[str, JSON] = {}
+        self.order: list[JSON] = []
+        self.loc: dict[int, str] = {}
+        self.container: dict[int, JSON] = {}
+        self.contained: dict[int, dict[str, JSON]] = {}
+        self.claimed: set[int] = set()
+        self.patient_cache: dict[int, PatientContext] = {}
+
+    # -- building -----------------------------------------------------------------------
+
+    def add_bundle(self, bundle: JSON, prefix: str) -> None:
+        entries = bundle.get("entry", [])
+        where = _join(prefix, _label(bundle))
+        if not isinstance(entries, list):
+            raise FHIRError("Bundle.entry is not a list", source=self.source, location=where)
+        for n, entry in enumerate(entries, 1):
+            loc = _join(prefix, f"entry {n}")
+            if not isinstance(entry, dict):
+                raise FHIRError("bundle entry is not an object", source=self.source, location=loc)
+            res = entry.get("resource")
+            if res is None:
+                continue  # e.g. a batch-response entry that holds only a response
+            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+                raise FHIRError(
+                    "entry resource is not a FHIR resource (no resourceType)",
+                    source=self.source,
+                    location=loc,
+                )
+            full_url = entry.get("fullUrl")
+            if res["resourceType"] == "Bundle":
+                self.add_bundle(res, f"{loc} ({_label(res)})")
+            else:
+                self.add(
+                    res, f"{loc} ({_label(res)})", full_url if isinstance(full_url, str) else None
+                )
+
+    def add(self, res: JSON, loc: str, full_url: str | None) -> None:
+        self.order.append(res)
+        self.loc[id(res)] = loc
+        if full_url:
+            self.index[full_url] = res
+        rid = res.get("id")
+        if isinstance(rid, str):
+            self.index.setdefault(f"{res['resourceType']}/{rid}", res)
+        contained = res.get("contained")
+        if not contained:
+            return
+        if not isinstance(contained, list):
+            raise FHIRError("contained is not a list", source=self.source, location=loc)
+        by_id: dict[str, JSON] = {}
+        for n, inner in enumerate(contained, 1):
+            if not isinstance(inner, dict) or not isinstance(inner.get("resourceType"), str):
+                raise FHIRError(
+                    "contained resource is not a FHIR resource (no resourceType)",
+                    source=self.source,
+                    location=f"{loc}, contained {n}",
+                )
+            self.order.append(inner)
+            self.loc[id(inner)] = f"{loc}, contained {n} ({_label(inner)})"
+            self.container[id(inner)] = res
+            iid = inner.get("id")
+            if isinstance(iid, str):
+                by_id[iid] = inner
+        self.contained[id(res)] = by_id
+
+    # -- references ---------------------------------------------------------------------
+
+    def resolve(self, ref_obj: object, holder: JSON) -> JSON | None:
+        if not isinstance(ref_obj, dict):
+            return None
+        ref = ref_obj.get("reference")
+        if not isinstance(ref, str) or not ref:
+            return None
+        if ref.startswith("#"):
+            scope = self.container.get(id(holder), holder)
+            if ref == "#":
+                return scope
+            return self.contained.get(id(scope), {}).get(ref[1:])
+        found = self.index.get(ref)
+        if found is not None:
+            return found
+        return self.index.get(_relative(ref))
+
+    def patient(self, holder: JSON) -> tuple[PatientContext, object]:
+        """Patient facts of ``holder.subject`` and a key that groups by subject."""
+        subject = holder.get("subject")
+        res = self.resolve(subject, holder)
+        if res is not None and res.get("resourceType") == "Patient":
+            cached = self.patient_cache.get(id(res))
+            if cached is None:
+                cached = self.patient_cache[id(res)] = _patient(res)
+            return cached, id(res)
+        ref = subject.get("reference") if isinstance(subject, dict) else None
+        if isinstance(ref, str):
+            rel = _relative(ref)
+            return self.patients.get(rel, _NOBODY), rel
+        return _NOBODY, None
+
+    # -- panels -------------------------------------------------------------------------
+
+    def panels(self) -> Iterator[Panel]:
+        if len(self.order) == 1 and self.order[0].get("resourceType") == "Observation":
+            # the common NDJSON line: one Observation, nothing to resolve inside it
+            obs = self.order[0]
+            yield self._loose_panel(obs, self._results(obs, None))
+            return
+        observations = [r for r in self.order if r.get("resourceType") == "Observation"]
+        members: set[int] = set()
+        for obs in observations:
+            for ref in _list(obs, "hasMember"):
+                member = self.resolve(ref, obs)
+                if member is not None:
+                    members.add(id(member))
+
+        staged: list[tuple[int, Panel]] = []
+        position = {id(r): n for n, r in enumerate(self.order)}
+        for res in self.order:
+            if res.get("resourceType") == "DiagnosticReport":
+                panel = self._report_panel(res)
+                if panel.results:  # a report whose Observations are elsewhere adds nothing
+                    staged.append((position[id(res)], panel))
+
+        groups: dict[object, tuple[int, JSON, list[tuple[JSON, str | None]]]] = {}
+        for roots_only in (True, False):
+            for obs in observations:
+                if id(obs) in self.claimed or (roots_only and id(obs) in members):
+                    continue
+                _, key = self.patient(obs)
+                if key not in groups:
+                    groups[key] = (position[id(obs)], obs, [])
+                self._collect(obs, None, groups[key][2])
+        for pos, first, items in groups.values():
+            results = [r for obs, group in items for r in self._results(obs, group)]
+            staged.append((pos, self._loose_panel(first, results)))
+        staged.sort(key=lambda item: item[0])
+        for _, panel in staged:
+            yield panel
+
+    def _loose_panel(self, first: JSON, results: list[Result]) -> Panel:
+        patient, _ = self.patient(first)
+        location = self.loc[id(first)]
+        first_provenance = results[0].provenance if results else None
+        return Panel(
+            patient=patient,
+            collected=_common([r.collected for r in results]),
+            lab=_common([r.lab for r in results]),
+            results=tuple(results),
+            provenance=first_provenance
+            if first_provenance is not None and first_provenance.location == location
+            else self._provenance(location),
+        )
+
+    def _report_panel(self, report: JSON) -> Panel:
+        name = _concept_name(report.get("code"))
+        items: list[tuple[JSON, str | None]] = []
+        for ref in _list(report, "result"):
+            obs = self.resolve(ref, report)
+            if obs is not None and obs.get("resourceType") == "Observation":
+                self._collect(obs, name, items)
+        for inner in _list(report, "contained"):
+            if inner.get("resourceType") == "Observation":
+                self._collect(inner, name, items)
+        patient, _ = self.patient(report)
+        return Panel(
+            name=name,
+            patient=patient,
+            collected=_effective(report),
+            lab=self._lab(report),
+            results=tuple(r for obs, group in items for r in self._results(obs, group)),
+            provenance=self._provenance(self.loc[id(report)]),
+        )
+
+    def _collect(self, root: JSON, group: str | None, out: list[tuple[JSON, str | None]]) -> None:
+        """Claim ``root``, then its members and contained Observations, depth first."""
+        stack: list[tuple[JSON, str | None]] = [(root, group)]
+        while stack:
+            obs, name = stack.pop()
+            if id(obs) in self.claimed:
+                continue
+            self.claimed.add(id(obs))
+            out.append((obs, name))
+            inner_name = _concept_name(obs.get("code")) or name
+            nxt: list[tuple[JSON, str | None]] = []
+            for ref in _list(obs, "hasMember"):
+                member = self.resolve(ref, obs)
+                if member is not None and member.get("resourceType") == "Observation":
+                    nxt.append((member, inner_name))
+            for inner in _list(obs, "contained"):
+                if inner.get("resourceType") == "Observation":
+                    nxt.append((inner, name))
+            stack.extend(reversed(nxt))
+
+    def _provenance(self, location: str) -> Provenance:
+        return Provenance(source=self.source, location=location, format=_FORMAT)
+
+    def _lab(self, res: JSON) -> str | None:
+        for performer in _list(res, "performer"):
+            ref = performer.get("reference")
+            target = self.resolve(performer, res)
+            if target is not None:
+                is_org = target.get("resourceType") == "Organization"
+            else:
+                is_org = not isinstance(ref, str) or _relative(ref).startswith("Organization/")
+            if not is_org:
+                continue
+            display = _str(performer, "display")
+            if display is None and target is not None:
+                display = _str(target, "name")
+            if display is not None:
+                return display
+        return None
+
+    def _specimen(self, obs: JSON) -> tuple[Specimen | None, str | None]:
+        ref = obs.get("specimen")
+        target = self.resolve(ref, obs)
+        text = None
+        if target is not None and target.get("resourceType") == "Specimen":
+            text = _concept_name(target.get("type"))
+            if text is None:
+                text = _concept_code(target.get("type"))
+        if text is None and isinstance(ref, dict):
+            text = _str(ref, "display")
+        if text is None:
+            return None, None
+        return _specimen_kind(text), text
+
+    def _results(self, obs: JSON, group: str | None) -> list[Result]:
+        loc = self.loc[id(obs)]
+        status = _STATUS.get(_str(obs, "status") or "", ResultStatus.UNKNOWN)
+        collected = _effective(obs)
+        specimen, specimen_text = self._specimen(obs)
+        lab = self._lab(obs)
+        method = _concept_name(obs.get("method"))
+        components = _list(obs, "component")
+        own_keys = _value_keys(obs)
+        parts: list[tuple[JSON, str, list[str]]] = []
+        if own_keys or "dataAbsentReason" in obs or not components:
+            parts.append((obs, loc, own_keys))
+        parts.extend(
+            (c, f"{loc}, component {n}", _value_keys(c)) for n, c in enumerate(components, 1)
+        )
+        out: list[Result] = []
+        for part, where, keys in parts:
+            value = _value(part, keys)
+            code, codes, name = _codes(part.get("code"))
+            lab_rng, lab_rng_text = _ranges(part.get("referenceRange"), value.unit, lab)
+            result = Result(
+                name=name,
+                code=code,
+                codes=codes,
+                value_text=value.text,
+                value=value.value,
+                value_error=value.error,
+                unit=value.unit,
+                lab_range=lab_rng,
+                lab_range_text=lab_rng_text,
+                lab_flags=_flags(part.get("interpretation")),
+                specimen=specimen,
+                specimen_text=specimen_text,
+                collected=collected,
+                lab=lab,
+                method=method,
+                status=status,
+                provenance=self._provenance(where),
+                panel=group,
+            )
+            out.append(result)
+        return out
+
+
+def _relative(ref: str) -> str:
+    """``https://x/base/Observation/1/_history/2`` -> ``Observation/1``."""
+    if "/_history/" in ref:
+        ref = ref.split("/_history/", 1)[0]
+    if "://" in ref:
+        parts = ref.rsplit("/", 2)
+        if len(parts) == 3:
+            return f"{parts[1]}/{parts[2]}"
+    return ref
+
+
+def _common(values: list[Any]) -> Any:
+    first = values[0] if values else None
+    return first if all(v == first for v in values) else None
+
+
+# --- small typed accessors ----------------------------------------------------------------
+
+
+def _str(d: JSON, key: str) -> str | None:
+    v = d.get(key)
+    return v if isinstance(v, str) and v.strip() else None
+
+
+def _list(d: JSON, key: str) -> list[JSON]:
+    v = d.get(key)
+    if not isinstance(v, list):
+        return []
+    return [x for x in v if isinstance(x, dict)]
+
+
+def _concept_name(cc: object) -> str | None:
+    """CodeableConcept.text, else the first coding display."""
+    if not isinstance(cc, dict):
+        return None
+    text = _str(cc, "text")
+    if text is not None:
+        return text
+    for c in _list(cc, "coding"):
+        display = _str(c, "display")
+        if display is not None:
+            return display
+    return None
+
+
+def _concept_code(cc: object) -> str | None:
+    if isinstance(cc, dict):
+        for c in _list(cc, "coding"):
+            code = _str(c, "code")
+            if code is not None:
+                return code
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _coding(system: str | None, code: str, display: str | None) -> Coding:
+    return Coding(system=system, code=code, display=display)
+
+
+def _codes(cc: object) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
+    """(main coding: LOINC if any else the first, the other codings, name)."""
+    if not isinstance(cc, dict):
+        return None, (), None
+    return _codes_of(orjson.dumps(cc))
+
+
+@lru_cache(maxsize=8192)
+def _codes_of(raw_json: bytes) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
+    cc = orjson.loads(raw_json)
+    codings = []
+    for c in _list(cc, "coding"):
+        code = c.get("code")
+        if isinstance(code, str) and code:
+            system = c.get("system")
+            display = c.get("display")
+            codings.append(
+                _coding(
+                    system if isinstance(system, str) else None,
+                    code,
+                    display if isinstance(display, str) else None,
+                )
+            )
+    name = _concept_name(cc)
+    if not codings:
+        return None, (), name
+    main = next((c for c in codings if c.system == _LOINC), codings[0])
+    return main, tuple(c for c in codings if c is not main), name
+
+
+def _flags(interpretations: object) -> tuple[str, ...]:
+    if not isinstance(interpretations, list):
+        return ()
+    return _flags_of(orjson.dumps(interpretations))
+
+
+@lru_cache(maxsize=1024)
+def _flags_of(raw_json: bytes) -> tuple[str, ...]:
+    interpretations = orjson.loads(raw_json)
+    flags: list[str] = []
+    for cc in interpretations:
+        if not isinstance(cc, dict):
+            continue
+        for c in _list(cc, "coding"):
+            code = _str(c, "code")
+            system = c.get("system")
+            if code is not None and (
+                system is None or _str(c, "system") in _INTERPRETATION_SYSTEMS
+            ):
+                flags.append(code)
+    return tuple(flags)
+
+
+def _when(text: object) -> datetime | date | None:
+    return _when_cached(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _when_cached(text: str) -> datetime | date | None:
+    try:
+        if _FULL_DATE.match(text):
+            return date.fromisoformat(text)
+        if len(text) > 10 and text[10] == "T":
+            return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None
+
+
+def _effective(res: JSON) -> datetime | date | None:
+    when = res.get("effectiveDateTime") or res.get("effectiveInstant")
+    if when is None:
+        period = res.get("effectivePeriod")
+        if isinstance(period, dict):
+            when = period.get("start")
+    return _when(when)
+
+
+def _specimen_kind(text: str) -> Specimen | None:
+    kinds = {_SPECIMEN_WORDS[w] for w in _WORDS.findall(text.lower()) if w in _SPECIMEN_WORDS}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _patient(res: JSON) -> PatientContext:
+    sex = _SEXES.get(_str(res, "gender") or "")
+    birth = res.get("birthDate")
+    birth_date = (
+        date.fromisoformat(birth) if isinstance(birth, str) and _FULL_DATE.match(birth) else None
+    )
+    patient_id = None
+    for ident in _list(res, "identifier"):
+        patient_id = _str(ident, "value")
+        if patient_id is not None:
+            break
+    name = None
+    for human in _list(res, "name"):
+        name = _str(human, "text")
+        if name is None:
+            given = [g for g in human.get("given") or () if isinstance(g, str)]
+            family = _str(human, "family")
+            name = " ".join([*given, family] if family else given) or None
+        if name is not None:
+            break
+    return PatientContext(patient_id=patient_id, name=name, sex=sex, birth_date=birth_date)
+
+
+# --- values -------------------------------------------------------------------------------
+
+
+class _Read(NamedTuple):
+    text: str
+    value: Value | None
+    error: str | None
+    unit: str | None
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _number_text(v: int | float) -> str:
+    return repr(v)
+
+
+def _raw_text(v: object) -> str:
+    return v if isinstance(v, str) else orjson.dumps(v).decode()
+
+
+def _quantity_unit(q: JSON) -> str | None:
+    code = _str(q, "code")
+    if code is not None and q.get("system") == _UCUM:
+        return code
+    return _str(q, "unit")
+
+
+def _value_keys(src: JSON) -> list[str]:
+    """The value[x] keys present, known or not (an R5 ``valueAttachment`` is not lost)."""
+    return [k for k in src if k[:5] == "value"]
+
+
+def _value(src: JSON, keys: list[str]) -> _Read:
+    if not keys:
+        reason = src.get("dataAbsentReason")
+        if reason is not None:
+            why = _concept_name(reason) or _concept_code(reason) or "reason not given"
+            return _Read("", None, f"no value: {why}", None)
+        return _Read("", None, "no value", None)
+    if len(keys) > 1:
+        return _Read("", None, f"more than one value: {', '.join(keys)}", None)
+    key = keys[0]
+    raw = src[key]
+    if key == "valueQuantity":
+        return _quantity(raw)
+    if key == "valueString":
+        if not isinstance(raw, str):
+            return _error(_raw_text(raw), "valueString is not a string")
+        return _parsed(raw, None)
+    if key == "valueCodeableConcept":
+        return _coded(raw)
+    if key == "valueInteger":
+        if not isinstance(raw, int) or isinstance(raw, bool):
+            return _error(_raw_text(raw), "valueInteger is not an integer")
+        return _Read(str(raw), QuantityValue(text=str(raw), value=float(raw)), None, None)
+    if key == "valueBoolean":
+        return _error(_raw_text(raw), "valueBoolean is not supported as a lab value")
+    if key in ("valueRange", "valueRatio", "valueSampledData", "valuePeriod"):
+        return _error(_compound_text(key, raw), f"{key} is not a single value")
+    if key in ("valueTime", "valueDateTime"):
+        return _error(_raw_text(raw), f"{key} is a date or time, not a lab value")
+    return _error(_raw_text(raw), f"{key} is not a value type guttests reads")
+
+
+def _error(text: str, reason: str, unit: str | None = None) -> _Read:
+    return _Read(text, None, str(ValueParseError(reason, text=text)), unit)
+
+
+def _parsed(text: str, unit: str | None) -> _Read:
+    try:
+        return _Read(text, parse_value(text), None, unit)
+    except ValueParseError as err:
+        return _Read(text, None, str(err), unit)
+
+
+def _quantity(q: object) -> _Read:
+    if not isinstance(q, dict):
+        return _error(_raw_text(q), "valueQuantity is not an object")
+    unit = _quantity_unit(q)
+    raw = q.get("value")
+    if raw is None:
+        return _Read("", None, "no value: valueQuantity has no value", unit)
+    if not _is_number(raw):
+        return _error(_raw_text(raw), "valueQuantity.value is not a JSON number", unit)
+    text = _number_text(raw)
+    comparator = q.get("comparator")
+    if comparator is None:
+        return _Read(text, _exact(text, float(raw)), None, unit)
+    if isinstance(comparator, str) and comparator in _COMPARATORS:
+        text = f"{comparator}{text}"
+        value = _censored(text, comparator, float(raw))
+        return _Read(text, value, None, unit)
+    return _error(
+        f"{_raw_text(comparator)}{text}",
+        f"comparator {_raw_text(comparator)!r} is not a limit (<, <=, >=, >)",
+        unit,
+    )
+
+
+# Lab values repeat (limited precision): build each value object once.
+@lru_cache(maxsize=16384)
+def _exact(text: str, number: float) -> QuantityValue:
+    return QuantityValue(text=text, value=number)
+
+
+@lru_cache(maxsize=4096)
+def _censored(text: str, comparator: Comparator, limit: float) -> CensoredValue:
+    return CensoredValue(text=text, comparator=comparator, limit=limit)
+
+
+def _coded(cc: object) -> _Read:
+    if not isinstance(cc, dict):
+        return _error(_raw_text(cc), "valueCodeableConcept is not an object")
+    term = None
+    for c in _list(cc, "coding"):
+        code = _str(c, "code")
+        if c.get("system") == _SNOMED and code in _SNOMED_TERMS:
+            term = _SNOMED_TERMS[code]
+            break
+    text = _concept_name(cc) or term or _concept_code(cc)
+    if text is None:
+        return _Read("", None, "no value: valueCodeableConcept has no text or coding", None)
+    if term is None:
+        return _parsed(text, None)
+    coded = parse_value(term)
+    if text == term:
+        return _Read(text, coded, None, None)
+    try:
+        said = parse_value(text)
+    except ValueParseError:
+        return _Read(text, coded.model_copy(update={"text": text}), None, None)
+    if said.kind != coded.kind or getattr(said, "term", None) != getattr(coded, "term", None):
+        return _error(text, f"text contradicts its SNOMED CT code ({term})")
+    return _Read(text, said, None, None)
+
+
+def _compound_text(key: str, raw: object) -> str:
+    if not isinstance(raw, dict):
+        return _raw_text(raw)
+    if key == "valueRange":
+        low, high = _bound(raw.get("low")), _bound(raw.get("high"))
+        lo = "" if low is None else _number_text(low)
+        hi = "" if high is None else _number_text(high)
+        return f"{lo}-{hi}"
+    if key == "valueRatio":
+        num, den = _bound(raw.get("numerator")), _bound(raw.get("denominator"))
+        if num is not None and den is not None:
+            return f"{_number_text(num)}:{_number_text(den)}"
+    return _raw_text(raw)
+
+
+def _bound(q: object) -> int | float | None:
+    if isinstance(q, dict):
+        v = q.get("value")
+        if _is_number(v):
+            return v
+    return None
+
+
+# --- reference ranges ---------------------------------------------------------------------
+
+
+class _Candidate(NamedTuple):
+    range: ReferenceRange
+    describe: str
+    text: str | None
+    unconditional: bool
+    representable: bool
+
+
+def _ranges(
+    raw: object, unit: str | None, lab: str | None
+) -> tuple[ReferenceRange | None, str | None]:
+    if not isinstance(raw, list):
+        return None, None
+    # The same ranges repeat on every result of an analyte: read each spelling once.
+    return _ranges_of(orjson.dumps(raw), unit, lab)
+
+
+@lru_cache(maxsize=8192)
+def _ranges_of(
+    raw_json: bytes, unit: str | None, lab: str | None
+) -> tuple[ReferenceRange | None, str | None]:
+    raw = orjson.loads(raw_json)
+    candidates = [c for rr in raw if isinstance(rr, dict) for c in [_candidate(rr, unit, lab)] if c]
+    if not candidates:
+        return None, None
+    chosen = (
+        next((c for c in candidates if c.unconditional), None)
+        or next((c for c in candidates if c.representable), None)
+        or candidates[0]
+    )
+    rng = chosen.range
+    if not chosen.representable:
+        rng = lab_range(None, None, unit=unit, text=chosen.describe, lab=lab).model_copy(
+            update={"note": "range conditions guttests cannot check; kept as text"}
+        )
+    if len(candidates) == 1:
+        return rng, chosen.text
+    return rng, " | ".join(c.describe for c in candidates)
+
+
+def _candidate(rr: JSON, unit: str | None, lab: str | None) -> _Candidate | None:
+    text = _str(rr, "text")
+    low_q, high_q = rr.get("low"), rr.get("high")
+    if text is None and low_q is None and high_q is None:
+        return None  # an empty range says nothing (FHIR obs-3 forbids it)
+    low, high = _bound(low_q), _bound(high_q)
+    unread = [
+        name
+        for name, q, v in (("low", low_q, low), ("high", high_q, high))
+        if q is not None and v is None
+    ]
+    units = {_quantity_unit(q) for q in (low_q, high_q) if isinstance(q, dict)} - {None}
+    range_unit = units.pop() if len(units) == 1 else unit
+
+    applies, unchecked, kind = _conditions(rr)
+    described = text or _describe(low, high, range_unit)
+    notes = [applies.describe()] if applies != _ANYONE else []
+    notes += unchecked
+    if kind and kind not in _REFERENCE_TYPES:
+        notes.append(f"type {kind}")
+    if notes:
+        described = f"{described} ({'; '.join(notes)})"
+
+    note = None
+    if unread:
+        note = f"{' and '.join(unread)} bound is not a number"
+    elif len(units) > 1:
+        note = "low and high bounds are in different units"
+    elif low is not None and high is not None and low > high:
+        note = "inverted interval"
+    rng: ReferenceRange
+    if note is not None:
+        rng = lab_range(None, None, unit=range_unit, text=described, lab=lab).model_copy(
+            update={"note": note}
+        )
+    elif low is not None or high is not None:
+        try:
+            rng = lab_range(low, high, unit=range_unit, text=text, lab=lab, applies_to=applies)
+        except ValueError as err:  # bounds the range model refuses: keep them as text
+            rng = lab_range(None, None, unit=range_unit, text=described, lab=lab).model_copy(
+                update={"note": f"not a valid range: {err}"}
+            )
+    elif text is not None:
+        rng = parse_range_text(text, unit=range_unit, lab=lab)
+        if applies != _ANYONE:
+            rng = rng.model_copy(update={"applies_to": applies})
+    else:
+        rng = lab_range(None, None, unit=range_unit, text=described, lab=lab)
+    representable = not unchecked and (not kind or kind in _REFERENCE_TYPES)
+    unconditional = representable and applies == _ANYONE
+    return _Candidate(rng, described, text, unconditional, representable)
+
+
+def _describe(low: float | None, high: float | None, unit: str | None) -> str:
+    interval = interval_text(low, True, high, True)
+    return f"{interval} {unit}" if unit and (low is not None or high is not None) else interval
+
+
+def _conditions(rr: JSON) -> tuple[Applicability, list[str], str | None]:
+    """Applicability guttests can check, the conditions it cannot, and the range type."""
+    unchecked: list[str] = []
+    kind = _concept_code(rr.get("type")) or _concept_name(rr.get("type"))
+    sexes: set[Sex] = set()
+    for cc in _list(rr, "appliesTo"):
+        sex = _sex_of(cc)
+        if sex is None:
+            unchecked.append(_concept_name(cc) or _concept_code(cc) or "unnamed condition")
+        else:
+            sexes.add(sex)
+    if len(sexes) > 1:
+        unchecked.append(" or ".join(sorted(sexes)))
+        sexes.clear()
+    age_low = age_high = None
+    age = rr.get("age")
+    if isinstance(age, dict):
+        age_low, ok_low = _age(age.get("low"), inclusive_high=False)
+        age_high, ok_high = _age(age.get("high"), inclusive_high=True)
+        if not (ok_low and ok_high):
+            unchecked.append(f"age {_raw_text(age)}")
+            age_low = age_high = None
+    try:
+        applies = Applicability(
+            sex=sexes.pop() if sexes else None, age_low=age_low, age_high=age_high
+        )
+    except ValidationError:
+        unchecked.append(f"age {_raw_text(age)}")
+        applies = Applicability(sex=None)
+    return applies, unchecked, kind
+
+
+def _sex_of(cc: JSON) -> Sex | None:
+    for c in _list(cc, "coding"):
+        system, code = c.get("system"), _str(c, "code") or ""
+        if system == _SNOMED and code in _SNOMED_SEX:
+            return _SNOMED_SEX[code]
+        if system == _GENDER_SYSTEM and code in _SEXES:
+            return _SEXES[code]
+    text = (_str(cc, "text") or "").strip().lower()
+    if not _list(cc, "coding"):
+        return _SEXES.get(text)
+    return None
+
+
+def _age(q: object, *, inclusive_high: bool) -> tuple[Age | None, bool]:
+    """An age bound, and whether it could be read (absent counts as read)."""
+    if q is None:
+        return None, True
+    if not isinstance(q, dict):
+        return None, False
+    value = _bound(q)
+    code = _str(q, "code") if q.get("system") == _UCUM else None
+    unit = _AGE_UNITS.get(code or (_str(q, "unit") or "").strip().lower())
+    if value is None or unit is None or value < 0:
+        return None, False
+    if inclusive_high:
+        # FHIR bounds are inclusive and ages are given in completed units:
+        # "12-14 a" holds up to the 15th birthday.
+        if not float(value).is_integer():
+            return None, False
+        value = value + 1
+    return Age(value=value, unit=unit), True
