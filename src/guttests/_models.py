@@ -16,7 +16,7 @@ import math
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from ._types import (
     Family,
@@ -294,6 +294,17 @@ class ReferenceRange(Frozen):
 
     @model_validator(mode="after")
     def _valid(self) -> ReferenceRange:
+        # Pydantic runs "after" validators again whenever a built range is passed
+        # on as a field (Result.lab_range); the checks need to run only once.
+        if self.__pydantic_private__ and self.__pydantic_private__.get("_checked"):
+            return self
+        self._check()
+        self._checked = True
+        return self
+
+    _checked: bool = PrivateAttr(default=False)
+
+    def _check(self) -> None:
         if self.kind is ValueKind.QUALITATIVE:
             if any(not b.terms for b in self.bands):
                 raise ValueError(f"range {self.id}: qualitative bands need terms")
@@ -310,7 +321,6 @@ class ReferenceRange(Frozen):
             for a, b in itertools.pairwise(ordered):
                 if _overlap(a, b):
                     raise ValueError(f"range {self.id}: bands {a.label!r} and {b.label!r} overlap")
-        return self
 
     @property
     def machine_readable(self) -> bool:
