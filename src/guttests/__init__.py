@@ -46,6 +46,8 @@ from ._models import (
     Result,
 )
 from ._range_text import parse_range_text
+from ._readers import ReadItem, detect_format, iter_panels, iter_results, read
+from ._readers.csv import CsvMapping
 from ._units import Unit, convert, parse_unit
 from ._types import (
     Family,
@@ -64,6 +66,7 @@ __all__ = [
     "Applicability",
     "Band",
     "CSVError",
+    "CsvMapping",
     "CatalogueError",
     "Catalogue",
     "Caveat",
@@ -91,6 +94,7 @@ __all__ = [
     "RangeCategory",
     "RangeError",
     "RangePolicy",
+    "ReadItem",
     "ReferenceRange",
     "ReportError",
     "Result",
@@ -102,12 +106,16 @@ __all__ = [
     "ValueParseError",
     "__version__",
     "convert",
+    "detect_format",
     "interpret",
     "interpret_panel",
     "interpret_panels",
+    "iter_panels",
+    "iter_results",
     "load_optimal",
     "parse_range_text",
     "parse_unit",
     "parse_value",
+    "read",
     "validate_range_files",
 ]

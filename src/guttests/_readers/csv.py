@@ -1,0 +1,648 @@
+"""Reading CSV exports of lab results: one result per row, under a header.
+
+Columns are found by their header, case- and space-insensitively, under the
+names lab portals use (``Test``, ``Result``, ``Units``, ``Reference Range``,
+...; see :data:`DEFAULT_COLUMNS`). A :class:`CsvMapping` names the columns of
+an export that uses other headers, a decimal comma, or local date formats.
+
+>>> text = '''Patient ID,Test,Result,Units,Reference Range,Collected
+... P1,"Calprotectin, Feces",112.4,ug/g,<=50,2024-03-01
+... P1,Giardia,Not Detected,,Not Detected,2024-03-01
+... '''
+>>> [panel] = read_csv(text, source="export.csv")
+>>> [(r.name, r.value.kind, r.provenance.location) for r in panel.results]
+[('Calprotectin, Feces', 'quantity', 'line 2'), ('Giardia', 'qualitative', 'line 3')]
+>>> panel.patient.patient_id, panel.collected
+('P1', datetime.date(2024, 3, 1))
+
+Rules:
+
+* The delimiter (``,``, ``;`` or tab) is the one that occurs most often in the
+  header line, unless the mapping sets it.
+* Every data row becomes one :class:`~guttests._models.Result`. A value that
+  is not a lab value, or a row whose number of fields differs from the
+  header's, gives a result with ``value=None`` and ``value_error`` set
+  (``value_text`` then holds the whole row for a short or long row).
+  Rows that are blank, or hold only delimiters, are skipped.
+* Consecutive rows with the same patient (id, name, sex, birth date, age),
+  collection date, lab and panel form one panel; the reader holds one panel
+  at a time.
+* Dates are ISO 8601 unless the mapping lists ``date_formats`` (``strptime``
+  formats, tried in order after ISO). A date that matches none is left
+  empty, never guessed; one :class:`UserWarning` per file summarises such
+  cells and columns that were not read.
+* An age without a unit (``45``) is in years; ``6 mo``, ``3 wk``, ``10 d`` as written.
+* When the unit column is missing or empty and the value reads as a number
+  followed by a unit (``45 ug/g``, ``<10 mg/L``), the trailing unit is split
+  off. A trailing flag letter (``45 H``) is not a unit: the value is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+import warnings
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from os import PathLike
+from pathlib import Path
+from typing import Any, Literal, TextIO, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .._errors import CSVError, ValueParseError
+from .._models import (
+    LOINC_SYSTEM,
+    Age,
+    AgeUnit,
+    Coding,
+    Panel,
+    PatientContext,
+    Provenance,
+    ReferenceRange,
+    Result,
+)
+from .._range_text import parse_range_text
+from .._types import ResultStatus, Sex, Specimen
+from .._values import CensoredValue, QuantityValue, Value, parse_value
+
+__all__ = [
+    "DEFAULT_COLUMNS",
+    "CsvField",
+    "CsvMapping",
+    "iter_panels",
+    "parse_age",
+    "read_csv",
+    "sex_from_text",
+    "specimen_from_text",
+    "status_from_text",
+]
+
+CsvField = Literal[
+    "name",
+    "code",
+    "loinc",
+    "value",
+    "unit",
+    "reference_range",
+    "flag",
+    "collected",
+    "specimen",
+    "sex",
+    "birth_date",
+    "age",
+    "patient_id",
+    "patient_name",
+    "lab",
+    "status",
+    "method",
+    "panel",
+]
+"""The result and patient fields a CSV column can hold."""
+
+DEFAULT_COLUMNS: Mapping[CsvField, tuple[str, ...]] = {
+    "name": ("analyte", "test", "test name", "name", "analyte name", "parameter"),
+    "code": ("code", "test code", "local code"),
+    "loinc": ("loinc", "loinc code"),
+    "value": ("value", "result", "result value"),
+    "unit": ("unit", "units"),
+    "reference_range": ("reference range", "range", "ref range", "reference interval"),
+    "flag": ("flag", "flags", "abnormal flag"),
+    "collected": ("collected", "collection date", "date", "collection time", "date collected"),
+    "specimen": ("specimen", "specimen type", "sample type"),
+    "sex": ("sex", "gender"),
+    "birth_date": ("birth date", "dob", "date of birth", "birthdate"),
+    "age": ("age",),
+    "patient_id": ("patient id", "patient", "mrn"),
+    "patient_name": ("patient name",),
+    "lab": ("lab", "laboratory"),
+    "status": ("status", "result status"),
+    "method": ("method",),
+    "panel": ("panel", "panel name", "profile"),
+}
+"""Header names recognised for each field when the mapping does not name them."""
+
+_FIELDS: tuple[CsvField, ...] = get_args(CsvField)
+_BLANK = re.compile(r"^[\s,;\t|]*$")
+
+
+def _norm(header: str) -> str:
+    return " ".join(re.sub(r"[_\-.:]+", " ", header.replace("\ufeff", "")).casefold().split())
+
+
+class CsvMapping(BaseModel):
+    """How to read one lab portal's CSV export.
+
+    ``columns`` names the header(s) of each field, replacing the defaults for
+    that field only; the other fields keep :data:`DEFAULT_COLUMNS`.
+
+    >>> m = CsvMapping(columns={"value": "Ergebnis", "unit": ["Einheit"]}, decimal_comma=True)
+    >>> m.aliases("value"), m.aliases("unit"), "test" in m.aliases("name")
+    (('Ergebnis',), ('Einheit',), True)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: dict[CsvField, tuple[str, ...]] = Field(default_factory=dict)
+    delimiter: Literal[",", ";", "\t", "|"] | None = None
+    """``None``: the most frequent of ``,`` ``;`` tab in the header line."""
+    decimal_comma: bool = False
+    """Read ``0,5`` as 0.5 in values and ranges (never guessed from the delimiter)."""
+    date_formats: tuple[str, ...] = ()
+    """``strptime`` formats tried in order after ISO 8601, e.g. ``"%d.%m.%Y"``."""
+    ignore: tuple[str, ...] = ()
+    """Headers of columns known to hold nothing guttests reads (no warning for them)."""
+    lab: str | None = None
+    """The lab's name, for exports without a lab column."""
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _names_as_tuples(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: (v,) if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _no_header_twice(self) -> CsvMapping:
+        seen: dict[str, str] = {}
+        for field in _FIELDS:
+            for alias in self.aliases(field):
+                key = _norm(alias)
+                if key in seen and seen[key] != field:
+                    raise ValueError(f"header {alias!r} is given for both {seen[key]} and {field}")
+                seen[key] = field
+        return self
+
+    def aliases(self, field: CsvField) -> tuple[str, ...]:
+        """The header names that mean ``field``."""
+        return self.columns.get(field, DEFAULT_COLUMNS[field])
+
+    @classmethod
+    def from_toml(cls, path: str | PathLike[str]) -> CsvMapping:
+        """Load a mapping from a TOML file (keys as the fields of this class).
+
+        >>> import tempfile, os
+        >>> with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as f:
+        ...     _ = f.write('decimal_comma = true\\n[columns]\\nvalue = "Ergebnis"\\n')
+        >>> CsvMapping.from_toml(f.name).aliases("value")
+        ('Ergebnis',)
+        >>> os.unlink(f.name)
+        """
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise CSVError(f"cannot read CSV mapping: {exc}", source=str(p)) from exc
+        data.pop("format", None)  # an optional "guttests-csv-mapping/1" marker
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(x) for x in first["loc"])
+            raise CSVError(f"invalid CSV mapping: {where}: {first['msg']}", source=str(p)) from exc
+
+
+# --- small mappings shared by the CSV and JSON readers -----------------------------------
+
+_SPECIMENS: dict[str, Specimen] = {
+    **dict.fromkeys(("stool", "feces", "faeces", "stl", "fec"), Specimen.STOOL),
+    **dict.fromkeys(("serum", "ser"), Specimen.SERUM),
+    **dict.fromkeys(("plasma", "plas"), Specimen.PLASMA),
+    **dict.fromkeys(("blood", "bld", "wb", "whole blood"), Specimen.BLOOD),
+    **dict.fromkeys(("urine", "ur"), Specimen.URINE),
+    **dict.fromkeys(("saliva", "sal"), Specimen.SALIVA),
+}
+
+_STATUSES: dict[str, ResultStatus] = {
+    **dict.fromkeys(("final", "f"), ResultStatus.FINAL),
+    **dict.fromkeys(("preliminary", "prelim", "p"), ResultStatus.PRELIMINARY),
+    **dict.fromkeys(("corrected", "c"), ResultStatus.CORRECTED),
+    **dict.fromkeys(("amended",), ResultStatus.AMENDED),
+    **dict.fromkeys(("cancelled", "canceled", "x"), ResultStatus.CANCELLED),
+    **dict.fromkeys(("entered-in-error", "entered in error", "w"), ResultStatus.ENTERED_IN_ERROR),
+    **dict.fromkeys(("registered",), ResultStatus.REGISTERED),
+    **dict.fromkeys(("unknown",), ResultStatus.UNKNOWN),
+}
+
+
+def specimen_from_text(text: str | None) -> Specimen | None:
+    """The specimen a lab's text names, or ``None`` when it is not one guttests knows.
+
+    >>> specimen_from_text("Faeces"), specimen_from_text("SER"), specimen_from_text("swab")
+    (<Specimen.STOOL: 'stool'>, <Specimen.SERUM: 'serum'>, None)
+    """
+    return _SPECIMENS.get(text.strip().casefold()) if text else None
+
+
+def sex_from_text(text: str | None) -> Sex | None:
+    """``female`` for F/female/W, ``male`` for M/male, else ``None``.
+
+    >>> sex_from_text("F"), sex_from_text("Male"), sex_from_text("U")
+    ('female', 'male', None)
+    """
+    key = text.strip().casefold() if text else ""
+    if key in ("f", "female", "w"):
+        return "female"
+    if key in ("m", "male"):
+        return "male"
+    return None
+
+
+def status_from_text(text: str | None) -> ResultStatus | None:
+    """The result status a text names (FHIR words or HL7 OBX-11 letters), else ``None``.
+
+    >>> status_from_text("Final"), status_from_text("P"), status_from_text("done")
+    (<ResultStatus.FINAL: 'final'>, <ResultStatus.PRELIMINARY: 'preliminary'>, None)
+    """
+    return _STATUSES.get(text.strip().casefold()) if text else None
+
+
+_AGE = re.compile(
+    r"^(?P<n>\d+(?:[.,]\d+)?)\s*"
+    r"(?P<u>y|yr|yrs|year|years|a|mo|mos|month|months|w|wk|wks|week|weeks|d|day|days)?$",
+    re.IGNORECASE,
+)
+_AGE_UNITS: dict[str, AgeUnit] = {"y": "a", "a": "a", "m": "mo", "w": "wk", "d": "d"}
+
+
+def parse_age(text: str) -> Age | None:
+    """An age as exports write it (``45``, ``45 y``, ``6 mo``, ``3 wk``); years when no unit.
+
+    >>> parse_age("6 mo"), parse_age("45")
+    (Age(value=6.0, unit='mo'), Age(value=45.0, unit='a'))
+    >>> parse_age("adult") is None
+    True
+    """
+    m = _AGE.match(text.strip())
+    if not m:
+        return None
+    unit = (m.group("u") or "a").lower()
+    return Age(value=float(m.group("n").replace(",", ".")), unit=_AGE_UNITS[unit[0]])
+
+
+def parse_when(text: str, formats: tuple[str, ...] = ()) -> date | datetime | None:
+    """An ISO 8601 date or date-time, or one of ``formats``; ``None`` when none matches.
+
+    >>> parse_when("2024-03-01T08:30"), parse_when("01.03.2024", ("%d.%m.%Y",))
+    (datetime.datetime(2024, 3, 1, 8, 30), datetime.date(2024, 3, 1))
+    """
+    s = text.strip()
+    if not s:
+        return None
+    try:
+        return date.fromisoformat(s) if len(s) == 10 else datetime.fromisoformat(s)
+    except ValueError:
+        pass
+    for fmt in formats:
+        try:
+            when = datetime.strptime(s, fmt)
+        except ValueError:
+            continue
+        return when if _TIME_DIRECTIVE.search(fmt) else when.date()
+    return None
+
+
+_TIME_DIRECTIVE = re.compile(r"%[HIMSpfXcz]")
+
+
+# --- reading -----------------------------------------------------------------------------
+
+_UNIT_TAIL = re.compile(r"^(?P<v>.*\S)\s+(?P<u>[%µμA-Za-z][^\s]*)$")
+_NOT_UNITS = {"h", "l", "a", "n", "hh", "ll", "high", "low", "normal", "abnormal", "pos", "neg"}
+
+
+def _value(text: str, decimal_comma: bool) -> tuple[Value | None, str | None]:
+    try:
+        return parse_value(text, decimal_comma=decimal_comma), None
+    except ValueParseError as exc:
+        return None, str(exc)
+
+
+def _split_unit(text: str, decimal_comma: bool) -> tuple[Value, str] | None:
+    m = _UNIT_TAIL.match(text.strip())
+    if not m or m.group("u").casefold() in _NOT_UNITS:
+        return None
+    value, _ = _value(m.group("v"), decimal_comma)
+    if isinstance(value, QuantityValue) or (
+        isinstance(value, CensoredValue) and value.limit is not None
+    ):
+        return value, m.group("u")
+    return None
+
+
+class _Columns:
+    """Header cells resolved to fields, for one file."""
+
+    def __init__(self, header: list[str], mapping: CsvMapping, source: str | None, line: int):
+        self.width = len(header)
+        self.index: dict[CsvField, int] = {}
+        by_alias = {_norm(a): f for f in _FIELDS for a in mapping.aliases(f)}
+        ignored = {_norm(h) for h in mapping.ignore}
+        self.unread: list[str] = []
+        for i, cell in enumerate(header):
+            key = _norm(cell)
+            field = by_alias.get(key)
+            if field is None:
+                if key and key not in ignored:
+                    self.unread.append(cell.strip())
+                continue
+            if field in self.index:
+                raise CSVError(
+                    f"two columns for {field}: {header[self.index[field]]!r} (column "
+                    f"{self.index[field] + 1}) and {cell!r} (column {i + 1})",
+                    source=source,
+                    location=f"line {line}",
+                    hint="name the one to read in CsvMapping(columns=...)",
+                )
+            self.index[field] = i
+        missing = []
+        if "value" not in self.index:
+            missing.append("value (" + ", ".join(mapping.aliases("value")) + ")")
+        if not {"name", "code", "loinc"} & self.index.keys():
+            missing.append("test name (" + ", ".join(mapping.aliases("name")) + ") or code")
+        if missing:
+            raise CSVError(
+                "no column for " + " and no column for ".join(missing),
+                source=source,
+                location=f"line {line}",
+                text=", ".join(header),
+                hint="name the columns in CsvMapping(columns=...)",
+            )
+
+    def get(self, row: list[str], field: CsvField) -> str | None:
+        i = self.index.get(field)
+        if i is None or i >= len(row):
+            return None
+        cell = row[i].strip()
+        return cell or None
+
+
+class _Notes:
+    """Cells that were read as 'unknown', summarised in one warning per file."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, tuple[int, str, int]] = {}
+
+    def add(self, what: str, line: int, text: str) -> None:
+        first_line, first_text, n = self.items.get(what, (line, text, 0))
+        self.items[what] = (first_line, first_text, n + 1)
+
+    def warn(self, source: str | None) -> None:
+        for what, (line, text, n) in self.items.items():
+            rows = "1 row" if n == 1 else f"{n} rows"
+            warnings.warn(
+                f"{source or 'CSV input'}: {rows} with {what} (first: line {line}, {text!r})",
+                UserWarning,
+                stacklevel=3,
+            )
+
+
+def _sniff(line: str) -> str:
+    counts: dict[str, int] = {",": 0, ";": 0, "\t": 0}
+    quoted = False
+    for ch in line:
+        if ch == '"':
+            quoted = not quoted
+        elif not quoted and ch in counts:
+            counts[ch] += 1
+    return max(counts, key=lambda d: counts[d])
+
+
+def iter_panels(
+    stream: TextIO, *, source: str | None = None, mapping: CsvMapping | None = None
+) -> Iterator[Panel]:
+    """Yield one panel per run of rows that share patient, collection date, lab and panel.
+
+    >>> import io
+    >>> panels = list(iter_panels(io.StringIO("MRN;Test;Result\\n1;pH;6,5\\n2;pH;7\\n"),
+    ...                           mapping=CsvMapping(decimal_comma=True)))
+    >>> [(p.patient.patient_id, p.results[0].value.value) for p in panels]
+    [('1', 6.5), ('2', 7.0)]
+    """
+    m = mapping or CsvMapping()
+    line_no = 0
+    header_line = ""
+    while not header_line.strip():
+        header_line = stream.readline()
+        if not header_line:
+            raise CSVError("empty CSV input: no header line", source=source)
+        line_no += 1
+    header_line = header_line.removeprefix("\ufeff")
+    delimiter = m.delimiter or _sniff(header_line)
+    header = next(csv.reader([header_line], delimiter=delimiter))
+    cols = _Columns(header, m, source, line_no)
+    notes = _Notes()
+    if cols.unread:
+        warnings.warn(
+            f"{source or 'CSV input'}: columns not read: {', '.join(map(repr, cols.unread))} "
+            "(list them in CsvMapping(ignore=...) to silence this)",
+            UserWarning,
+            stacklevel=2,
+        )
+
+    reader = csv.reader(stream, delimiter=delimiter)
+    builder = _PanelBuilder(source)
+    last_patient: tuple[tuple[str | None, ...], PatientContext, list[tuple[str, str]]] | None
+    last_patient = None
+    last_when: tuple[str | None, date | datetime | None] = (None, None)
+    base = line_no
+    try:
+        for row in reader:
+            # reader.line_num counts physical lines, so quoted line breaks keep numbers right
+            start = line_no + 1
+            line_no = base + reader.line_num
+            if _blank(row):
+                continue
+            key = tuple(cols.get(row, f) for f in _PATIENT_FIELDS)
+            if last_patient is None or last_patient[0] != key:
+                last_patient = (key, *_patient(key, m.date_formats))
+            _, patient, problems = last_patient
+            for what, text in problems:
+                notes.add(what, start, text)
+            when_text = cols.get(row, "collected")
+            if when_text != last_when[0]:
+                when = parse_when(when_text, m.date_formats) if when_text else None
+                last_when = (when_text, when)
+            if when_text and last_when[1] is None:
+                notes.add("a collection date that matches no date format", start, when_text)
+            collected = last_when[1]
+            lab = cols.get(row, "lab") or m.lab
+            panel_name = cols.get(row, "panel")
+            result = _result(row, cols, m, delimiter, source, start, collected, lab, panel_name)
+            if result.status is ResultStatus.UNKNOWN and cols.get(row, "status"):
+                text = cols.get(row, "status") or ""
+                if status_from_text(text) is None:
+                    notes.add("a status guttests does not know (read as unknown)", start, text)
+            done = builder.add((patient, collected, lab, panel_name), result, start)
+            if done is not None:
+                yield done
+    except csv.Error as exc:
+        where = f"line {base + reader.line_num}"
+        raise CSVError(f"malformed CSV: {exc}", source=source, location=where) from exc
+    last = builder.finish()
+    if last is not None:
+        yield last
+    notes.warn(source)
+
+
+def _blank(row: list[str]) -> bool:
+    return all(not c.strip() for c in row)
+
+
+_PATIENT_FIELDS: tuple[CsvField, ...] = ("patient_id", "patient_name", "sex", "birth_date", "age")
+
+
+def _patient(
+    key: tuple[str | None, ...], formats: tuple[str, ...]
+) -> tuple[PatientContext, list[tuple[str, str]]]:
+    pid, name, sex, birth, age_text = key
+    problems: list[tuple[str, str]] = []
+    birth_date: date | None = None
+    if birth:
+        when = parse_when(birth, formats)
+        if when is None:
+            problems.append(("a birth date that matches no date format", birth))
+        birth_date = when.date() if isinstance(when, datetime) else when
+    age = parse_age(age_text) if age_text else None
+    if age_text and age is None:
+        problems.append(("an age that is not a number of years, months, weeks or days", age_text))
+    context = PatientContext(
+        patient_id=pid, name=name, sex=sex_from_text(sex), birth_date=birth_date, age=age
+    )
+    return context, problems
+
+
+def _result(
+    row: list[str],
+    cols: _Columns,
+    m: CsvMapping,
+    delimiter: str,
+    source: str | None,
+    line: int,
+    collected: date | datetime | None,
+    lab: str | None,
+    panel_name: str | None,
+) -> Result:
+    provenance = Provenance(source=source, location=f"line {line}", format="csv")
+    width = len(row)
+    if width > cols.width and _blank(row[cols.width :]):
+        width = cols.width  # trailing empty fields, as some exports write them
+    loinc = cols.get(row, "loinc")
+    local = cols.get(row, "code")
+    code = Coding(system=LOINC_SYSTEM, code=loinc) if loinc else None
+    local_code = Coding(code=local) if local else None
+    common: dict[str, Any] = {
+        "name": cols.get(row, "name"),
+        "code": code or local_code,
+        "codes": (local_code,) if code and local_code else (),
+        "collected": collected,
+        "lab": lab,
+        "panel": panel_name,
+        "provenance": provenance,
+    }
+    if width != cols.width:
+        raw = io.StringIO()
+        csv.writer(raw, delimiter=delimiter, lineterminator="").writerow(row)
+        common["value_text"] = raw.getvalue()
+        common["value_error"] = f"row has {len(row)} fields, header has {cols.width}"
+        return _new_result(common)
+    value_text = row[cols.index["value"]]
+    unit = cols.get(row, "unit")
+    value, error = _value(value_text, m.decimal_comma)
+    if value is None and unit is None and value_text.strip():
+        split = _split_unit(value_text, m.decimal_comma)
+        if split is not None:
+            (value, unit), error = split, None
+    range_text = cols.get(row, "reference_range")
+    specimen_text = cols.get(row, "specimen")
+    status_text = cols.get(row, "status")
+    flags = cols.get(row, "flag")
+    common.update(
+        value_text=value_text,
+        value=value,
+        value_error=error,
+        unit=unit,
+        lab_range=_lab_range(range_text, unit, lab, m.decimal_comma),
+        lab_range_text=range_text,
+        lab_flags=tuple(f.strip() for f in re.split(r"[~,;]", flags) if f.strip()) if flags else (),
+        specimen=specimen_from_text(specimen_text),
+        specimen_text=specimen_text,
+        method=cols.get(row, "method"),
+        status=(status_from_text(status_text) or ResultStatus.UNKNOWN)
+        if status_text
+        else ResultStatus.FINAL,
+    )
+    return _new_result(common)
+
+
+def _new_result(fields: dict[str, Any]) -> Result:
+    # Fields left out take their defaults without validation: a large share of a Result's cost.
+    return Result(**{k: v for k, v in fields.items() if v is not None and v != ()})
+
+
+def _lab_range(
+    text: str | None, unit: str | None, lab: str | None, decimal_comma: bool
+) -> ReferenceRange | None:
+    if not text:
+        return None
+    if decimal_comma and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return parse_range_text(text, unit=unit, lab=lab)
+    except ValueError:
+        return None  # e.g. a numeric range without a unit; the text stays in lab_range_text
+
+
+class _PanelBuilder:
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+        self.key: tuple[PatientContext, date | datetime | None, str | None, str | None] | None
+        self.key = None
+        self.results: list[Result] = []
+        self.first = self.last = 0
+
+    def add(
+        self,
+        key: tuple[PatientContext, date | datetime | None, str | None, str | None],
+        result: Result,
+        line: int,
+    ) -> Panel | None:
+        done = None
+        if self.key is not None and key != self.key:
+            done = self.finish()
+        if not self.results:
+            self.key, self.first = key, line
+        self.results.append(result)
+        self.last = line
+        return done
+
+    def finish(self) -> Panel | None:
+        if self.key is None or not self.results:
+            return None
+        patient, collected, lab, name = self.key
+        first, last = self.first, self.last
+        where = f"line {first}" if first == last else f"lines {first}-{last}"
+        panel = Panel(
+            name=name,
+            patient=patient,
+            collected=collected,
+            lab=lab,
+            results=tuple(self.results),
+            provenance=Provenance(source=self.source, location=where, format="csv"),
+        )
+        self.results = []
+        self.key = None
+        return panel
+
+
+def read_csv(
+    text: str, *, source: str | None = None, mapping: CsvMapping | None = None
+) -> list[Panel]:
+    """Read all panels of a CSV export given as text.
+
+    >>> read_csv("Test,Result\\nZonulin,45.2 ng/mL\\n")[0].results[0].unit
+    'ng/mL'
+    """
+    return list(iter_panels(io.StringIO(text, newline=""), source=source, mapping=mapping))
