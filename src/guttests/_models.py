@@ -248,7 +248,15 @@ class Band(Frozen):
 
 
 def _fmt(x: float) -> str:
-    return f"{x:g}" if abs(x) < 1e6 else f"{x:.3g}"
+    """A bound as labs print it: '50', '0.35', '1.6 x 10^9' for counts.
+
+    >>> _fmt(50.0), _fmt(1.6e9), _fmt(100000.0)
+    ('50', '1.6 x 10^9', '100000')
+    """
+    if x == 0 or 1e-4 <= abs(x) < 1e6:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:.3e}".split("e")
+    return f"{float(mantissa):g} x 10^{int(exponent)}"
 
 
 def interval_text(low: float | None, low_inc: bool, high: float | None, high_inc: bool) -> str:
