@@ -356,14 +356,16 @@ class ReferenceRange(Frozen):
 
     def describe(self) -> str:
         """The reference interval or expected result as text."""
-        if self.text and not self.bands:
-            return self.text
+        if self.text and (not self.bands or self.kind is ValueKind.QUALITATIVE):
+            return self.text  # the lab's own words for its range
         if self.kind is ValueKind.QUALITATIVE:
             normal = [b for b in self.bands if not b.flag.outside_reference]
-            return "; ".join(b.describe() for b in normal) or (self.text or "")
+            return "; ".join(b.describe() for b in normal)
         normal_bands = [b for b in self.sorted_bands() if b.flag is InterpretationCode.NORMAL]
         if not normal_bands:
             return self.text or ""
+        if self.kind is ValueKind.ORDINAL:
+            return ", ".join(b.label for b in normal_bands)
         first, last = normal_bands[0], normal_bands[-1]
         return interval_text(first.low, first.low_inclusive, last.high, last.high_inclusive)
 

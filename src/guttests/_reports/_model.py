@@ -22,11 +22,12 @@ from .._models import (
     Interpretation,
     Panel,
     PatientContext,
+    Position,
     ReferenceRange,
 )
 from .._types import InterpretationCode, ValueKind
 from .._values import CensoredValue, OrdinalValue, QuantityValue
-from ._phrases import label, phrase
+from ._phrases import label, phrase, phrases
 
 __all__ = [
     "SCHEMA_ID",
@@ -314,6 +315,10 @@ def fmt_number(x: float, sig: int = 6) -> str:
     """
     if x == 0:
         return "0"
+    # '%g' gives the same digits whenever it needs no exponent (it is 3x faster)
+    text = f"{x:.{sig}g}"
+    if "e" not in text and "n" not in text:
+        return text
     if 1e-4 <= abs(x) < 1e15:
         digits = max(sig - 1 - math.floor(math.log10(abs(x))), 0)
         text = f"{x:.{digits}f}"
@@ -327,23 +332,25 @@ def _ratio(x: float) -> str:
     return fmt_number(round(x)) if abs(x) >= 100 else fmt_number(x, 2)
 
 
+_last_when: tuple[object, str | None] = (None, None)
+
+
 def _when(value: date | datetime | None) -> str | None:
-    if value is None:
-        return None
+    global _last_when
+    # A panel's results share one collection time object: format it once. By identity:
+    # equal aware datetimes may have different offsets, hence different texts.
+    last = _last_when
+    if value is last[0]:
+        return last[1]
+    text = None if value is None else _iso(value)
+    _last_when = (value, text)
+    return text
+
+
+def _iso(value: date | datetime) -> str:
     if isinstance(value, datetime):
         return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
     return value.isoformat()
-
-
-def _codes(interp: Interpretation) -> list[dict[str, Any]]:
-    return [
-        {
-            "system": _LOINC_SYSTEMS.get(c.system or "", c.system),
-            "code": c.code,
-            "display": c.display,
-        }
-        for c in interp.result.all_codes()
-    ]
 
 
 def _citation_url(c: Citation) -> str | None:
@@ -415,40 +422,41 @@ def _build_range_record(rng: ReferenceRange, origin: str | None) -> dict[str, An
     }
 
 
-def _comparator_prefix(interp: Interpretation) -> str:
-    v = interp.result.value
-    if isinstance(v, CensoredValue):
-        return {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}[v.comparator]
-    return ""
+_CMP_PREFIX = {"<": "<", "<=": "≤", ">": ">", ">=": "≥"}
+_IC = InterpretationCode
+_FLAG_STRINGS: dict[int, tuple[str, str, str]] = {
+    id(c): (c.value, c.display, f"{c.value} ({c.display})") for c in InterpretationCode
+}
+"""value, display, flag text of each code, by identity (enum members hash slowly)."""
 
 
 def position_text(interp: Interpretation) -> str | None:
     """Where the value lies, in words, read from the interpretation's flag and position."""
+    return _position_text(interp.position, interp.flag, interp.band, interp.result.value)
+
+
+def _position_text(
+    pos: Position | None, flag: InterpretationCode | None, band: str | None, value: object
+) -> str | None:
     parts: list[str] = []
-    pos, flag = interp.position, interp.flag
-    cmp = _comparator_prefix(interp)
+    templates = phrases()[1]
     if pos is not None and flag is not None:
-        if flag in _HIGH and pos.times_upper_limit is not None:
-            parts.append(phrase("above_upper", times=cmp + _ratio(pos.times_upper_limit)))
-        elif flag in _LOW and pos.times_lower_limit is not None:
-            parts.append(phrase("below_lower", times=cmp + _ratio(pos.times_lower_limit)))
-        elif flag is InterpretationCode.NORMAL and pos.fraction is not None:
-            parts.append(phrase("within", percent=cmp + fmt_number(round(pos.fraction * 100))))
-        elif flag is InterpretationCode.NORMAL and pos.times_upper_limit is not None:
-            parts.append(phrase("times_upper", times=cmp + _ratio(pos.times_upper_limit)))
-        elif flag is InterpretationCode.NORMAL and pos.times_lower_limit is not None:
-            parts.append(phrase("times_lower", times=cmp + _ratio(pos.times_lower_limit)))
-    if interp.band:
-        parts.append(phrase("in_band", band=interp.band))
+        cmp = _CMP_PREFIX[value.comparator] if type(value) is CensoredValue else ""
+        if (flag is _IC.HIGH or flag is _IC.CRITICAL_HIGH) and pos.times_upper_limit is not None:
+            parts.append(templates["above_upper"].format(times=cmp + _ratio(pos.times_upper_limit)))
+        elif (flag is _IC.LOW or flag is _IC.CRITICAL_LOW) and pos.times_lower_limit is not None:
+            parts.append(templates["below_lower"].format(times=cmp + _ratio(pos.times_lower_limit)))
+        elif flag is _IC.NORMAL and pos.fraction is not None:
+            parts.append(
+                templates["within"].format(percent=cmp + fmt_number(round(pos.fraction * 100)))
+            )
+        elif flag is _IC.NORMAL and pos.times_upper_limit is not None:
+            parts.append(templates["times_upper"].format(times=cmp + _ratio(pos.times_upper_limit)))
+        elif flag is _IC.NORMAL and pos.times_lower_limit is not None:
+            parts.append(templates["times_lower"].format(times=cmp + _ratio(pos.times_lower_limit)))
+    if band:
+        parts.append(templates["in_band"].format(band=band))
     return "; ".join(parts) or None
-
-
-def _flag_text(interp: Interpretation) -> str:
-    if not interp.interpreted:
-        return label("not_interpretable")
-    if interp.flag is None:
-        return "–"
-    return f"{interp.flag.value} ({interp.flag.display})"
 
 
 def _optimal_record(interp: Interpretation) -> dict[str, Any] | None:
@@ -497,22 +505,58 @@ def result_record(
     >>> rec["status"], rec["value"], rec["reason"]
     ('not_interpretable', '??', 'value text is not a lab value')
     """
+    # Written for speed (it runs once per result of a batch): identity tests on enum
+    # members, cached range records and dates, no helper calls for the common fields.
     r = interp.result
     v = r.value
     flag = interp.flag
     comparator: str | None = None
     number: float | None = None
-    if isinstance(v, QuantityValue):
-        number = v.value
-    elif isinstance(v, CensoredValue):
-        comparator, number = v.comparator, v.limit
-    elif isinstance(v, OrdinalValue):
-        number = float(v.value)
+    kind = type(v)
+    if kind is QuantityValue:
+        number = v.value  # type: ignore[union-attr]
+    elif kind is CensoredValue:
+        comparator, number = v.comparator, v.limit  # type: ignore[union-attr]
+    elif kind is OrdinalValue:
+        number = float(v.value)  # type: ignore[union-attr]
+    interpreted = interp.status == "interpreted"
+    if flag is None:
+        flag_value = flag_display = None
+        flag_text = "–" if interpreted else label("not_interpretable")
+    else:
+        flag_value, flag_display, flag_text = _FLAG_STRINGS[id(flag)]
+        if not interpreted:
+            flag_text = label("not_interpretable")
     pos = interp.position
-    ptext = position_text(interp)
+    ptext = _position_text(pos, flag, interp.band, v)
+    if pos is not None:
+        position: dict[str, Any] | None = {
+            "fraction": pos.fraction,
+            "times_upper_limit": pos.times_upper_limit,
+            "times_lower_limit": pos.times_lower_limit,
+            "text": ptext,
+        }
+    elif ptext is not None:
+        position = {
+            "fraction": None,
+            "times_upper_limit": None,
+            "times_lower_limit": None,
+            "text": ptext,
+        }
+    else:
+        position = None
+    rng = interp.range
     prov = r.provenance
+    code = r.code
+    codes = r.codes
+    if code is not None:
+        codes = (code, *codes)
+    specimen = r.specimen
+    collected = r.collected
+    if collected is None and panel is not None:
+        collected = panel.collected
     return {
-        "analyte": r.analyte,
+        "analyte": interp.analyte or r.analyte,
         "name": r.name,
         "label": r.label,
         "value": r.value_text,
@@ -523,25 +567,14 @@ def result_record(
         "value_in_range_unit": interp.value_in_range_unit,
         "status": interp.status,
         "result_status": str(r.status),
-        "interpretation": flag.value if flag is not None else None,
-        "interpretation_display": flag.display if flag is not None else None,
-        "flag_text": _flag_text(interp),
+        "interpretation": flag_value,
+        "interpretation_display": flag_display,
+        "flag_text": flag_text,
         "band": interp.band,
-        "range": (
-            _range_record(interp.range, interp.range_origin) if interp.range is not None else None
-        ),
-        "position": (
-            {
-                "fraction": pos.fraction if pos is not None else None,
-                "times_upper_limit": pos.times_upper_limit if pos is not None else None,
-                "times_lower_limit": pos.times_lower_limit if pos is not None else None,
-                "text": ptext,
-            }
-            if pos is not None or ptext is not None
-            else None
-        ),
-        "optimal": _optimal_record(interp),
-        "reason": interp.reason or (r.value_error if not interp.interpreted else None),
+        "range": _range_record(rng, interp.range_origin) if rng is not None else None,
+        "position": position,
+        "optimal": _optimal_record(interp) if interp.optimal is not None else None,
+        "reason": interp.reason or (r.value_error if not interpreted else None),
         "notes": list(interp.notes),
         "caveats": [c.id for c in interp.caveats],
         "lab_flags": list(r.lab_flags),
@@ -553,9 +586,16 @@ def result_record(
         },
         "panel": r.panel or (panel.name if panel is not None else None),
         "panel_index": panel_index,
-        "collected": _when(r.collected or (panel.collected if panel is not None else None)),
-        "codes": _codes(interp),
-        "specimen": str(r.specimen) if r.specimen is not None else r.specimen_text,
+        "collected": _when(collected),
+        "codes": [
+            {
+                "system": _LOINC_SYSTEMS.get(c.system or "", c.system),
+                "code": c.code,
+                "display": c.display,
+            }
+            for c in codes
+        ],
+        "specimen": str(specimen) if specimen is not None else r.specimen_text,
         "lab": r.lab or (panel.lab if panel is not None else None),
         "method": r.method,
     }
