@@ -11,6 +11,7 @@ cited reference range that carries units, and write neutral reports.
 "analyte 'Calprotectin, Feces' is not in the catalogue and the lab gave no reference range"
 """
 
+from ._catalogue import Catalogue, load_optimal, validate_range_files
 from ._errors import (
     CatalogueError,
     ContextError,
@@ -26,7 +27,6 @@ from ._errors import (
     UnitError,
     ValueParseError,
 )
-from ._catalogue import Catalogue, load_optimal, validate_range_files
 from ._interpret import RangePolicy, interpret, interpret_panel, interpret_panels
 from ._models import (
     Age,
@@ -48,7 +48,7 @@ from ._models import (
 from ._range_text import parse_range_text
 from ._readers import ReadItem, detect_format, iter_panels, iter_results, read
 from ._readers.csv import CsvMapping
-from ._units import Unit, convert, parse_unit
+from ._reports import Report, build_report, render, result_record
 from ._types import (
     Family,
     InterpretationCode,
@@ -57,6 +57,7 @@ from ._types import (
     Specimen,
     ValueKind,
 )
+from ._units import Unit, convert, parse_unit
 from ._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue, parse_value
 from ._version import __version__
 
@@ -66,14 +67,14 @@ __all__ = [
     "Applicability",
     "Band",
     "CSVError",
-    "CsvMapping",
-    "CatalogueError",
     "Catalogue",
+    "CatalogueError",
     "Caveat",
     "CensoredValue",
     "Citation",
     "Coding",
     "ContextError",
+    "CsvMapping",
     "FHIRError",
     "Family",
     "FormatError",
@@ -96,6 +97,7 @@ __all__ = [
     "RangePolicy",
     "ReadItem",
     "ReferenceRange",
+    "Report",
     "ReportError",
     "Result",
     "ResultStatus",
@@ -105,6 +107,7 @@ __all__ = [
     "ValueKind",
     "ValueParseError",
     "__version__",
+    "build_report",
     "convert",
     "detect_format",
     "interpret",
@@ -117,5 +120,7 @@ __all__ = [
     "parse_unit",
     "parse_value",
     "read",
+    "render",
+    "result_record",
     "validate_range_files",
 ]
