@@ -1,0 +1,58 @@
+"""The public API is small, deliberate and locked: nothing leaks, nothing goes missing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import guttests
+
+EXPECTED = {
+    # reading
+    "read", "iter_panels", "iter_results", "detect_format", "ReadItem", "CsvMapping",
+    # values and units
+    "parse_value", "parse_range_text", "parse_unit", "convert", "Unit",
+    "QuantityValue", "CensoredValue", "QualitativeValue", "OrdinalValue",
+    # models
+    "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Interpretation",
+    "OptimalAssessment", "Panel", "PatientContext", "Position", "Provenance", "ReferenceRange",
+    "Result",
+    # enums
+    "Family", "InterpretationCode", "RangeCategory", "ResultStatus", "Specimen", "ValueKind",
+    # catalogue and interpretation
+    "Catalogue", "load_optimal", "validate_range_files", "RangePolicy",
+    "interpret", "interpret_panel", "interpret_panels",
+    # reports
+    "Report", "build_report", "render", "result_record",
+    # errors
+    "GuttestsError", "InputError", "FormatError", "HL7Error", "FHIRError", "CSVError",
+    "LimitExceededError", "ValueParseError", "UnitError", "RangeError", "CatalogueError",
+    "ContextError", "ReportError",
+    "__version__",
+}  # fmt: skip
+
+
+def test_all_is_exactly_the_public_api() -> None:
+    """__all__ lists exactly the intended names, and each is importable."""
+    assert set(guttests.__all__) == EXPECTED
+    for name in guttests.__all__:
+        assert hasattr(guttests, name), name
+
+
+def test_one_exception_root() -> None:
+    """Every exported exception derives from GuttestsError."""
+    errors = [getattr(guttests, n) for n in guttests.__all__ if n.endswith("Error")]
+    assert errors
+    for err in errors:
+        assert issubclass(err, guttests.GuttestsError), err
+
+
+def test_import_is_light() -> None:
+    """Importing guttests loads no pint, lark, jinja2, pandas or FHIR machinery."""
+    code = (
+        "import sys, guttests; "
+        "heavy = [m for m in ('pint', 'lark', 'jinja2', 'pandas', 'dask', 'fhir.resources', "
+        "'hl7') if m in sys.modules]; print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
