@@ -11,9 +11,11 @@ assertion message names them.
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterable
 
-__all__ = ["FORBIDDEN", "find_forbidden"]
+__all__ = ["FORBIDDEN", "catalogue_citations", "find_forbidden", "find_forbidden_in_report"]
 
 FORBIDDEN: tuple[str, ...] = (
     # diagnosis or a condition named as the patient's
@@ -83,3 +85,27 @@ _PATTERN = re.compile(
 def find_forbidden(text: str) -> list[str]:
     """The forbidden phrases in ``text`` (lower-cased, sorted, unique)."""
     return sorted({m.group(1).lower() for m in _PATTERN.finditer(text)})
+
+
+def find_forbidden_in_report(out: str, fmt: str, citations: Iterable[str]) -> list[str]:
+    """Forbidden phrases in a rendered report, leaving out quoted citation titles.
+
+    A report cites publications by their titles, and a title may say "healthy
+    children" or "not recommended": that is the source's wording, quoted, not the
+    report's. ``citations`` are the citation texts of the catalogue used.
+    """
+    if fmt in ("html", "md"):
+        out = html.unescape(out.replace("\\", ""))
+    flat = " ".join(out.split())
+    for c in sorted(citations, key=len, reverse=True):
+        flat = flat.replace(" ".join(c.split()), "")
+    return find_forbidden(flat)
+
+
+def catalogue_citations(catalogue: object) -> list[str]:
+    """Every citation text of a catalogue, as reports print them."""
+    ranges = getattr(catalogue, "ranges", ())
+    caveats = getattr(catalogue, "caveats", ())
+    texts = {r.source.short() for r in ranges}
+    texts |= {c.short() for cav in caveats for c in cav.citations}
+    return sorted(texts, key=len, reverse=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import json
 from collections.abc import Iterator
@@ -68,22 +67,6 @@ def _report(panels: list[Panel], catalogue: Catalogue, deidentify: bool = False)
     )
 
 
-def _citations(catalogue: Catalogue) -> list[str]:
-    texts = {r.source.short() for r in catalogue.ranges}
-    texts |= {c.short() for cav in catalogue.caveats for c in cav.citations}
-    return sorted(texts, key=len, reverse=True)
-
-
-def _prose(out: str, fmt: str, citations: list[str]) -> str:
-    """The output without cited titles (a paper may say 'healthy volunteers')."""
-    if fmt in ("html", "md"):
-        out = html.unescape(out.replace("\\", ""))
-    flat = " ".join(out.split())
-    for c in citations:
-        flat = flat.replace(" ".join(c.split()), "")
-    return flat
-
-
 @pytest.mark.parametrize("name", INPUTS)
 def test_fixture_reports(name: str, catalogue: Catalogue) -> None:
     """Every bundled fixture gives valid, complete, neutral reports in every format."""
@@ -91,7 +74,7 @@ def test_fixture_reports(name: str, catalogue: Catalogue) -> None:
 
     panels = read(FIXTURES / name)
     total = sum(len(p.results) for p in panels)
-    citations = _citations(catalogue)
+    citations = forbidden.catalogue_citations(catalogue)
     for group in _by_patient(panels):
         rep = _report(group, catalogue)
         assert rep.counts.total == sum(len(p.results) for p in group)
@@ -105,7 +88,7 @@ def test_fixture_reports(name: str, catalogue: Catalogue) -> None:
         ]  # type: ignore[union-attr]
         assert len(observations) == rep.counts.total
         for fmt, out in outs.items():
-            assert forbidden.find_forbidden(_prose(out, fmt, citations)) == [], fmt
+            assert forbidden.find_forbidden_in_report(out, fmt, citations) == [], fmt
         assert render(rep, "html") == outs["html"]
     assert total > 0
 
