@@ -627,11 +627,16 @@ Examples:
   guttests batch export.ndjson -o interpreted.ndjson
   guttests batch big.hl7 -o out.ndjson --ranges my_lab.toml --quiet
   cat export.csv | guttests batch - > out.ndjson
+  guttests batch --engine dask --workers 2 lake/results/ -o lake/interpreted/
 
 \b
 One JSON object per result (the shape of a result in the JSON report), one line each,
 in input order. The input is read incrementally: memory stays constant however large
-it is. The output file appears only when the whole input was read.""",
+it is. The output file appears only when the whole input was read.
+
+\b
+With --engine dask, INPUT is a Parquet file or directory in the CSV column set and -o a
+directory: the interpretation columns are appended row for row (needs guttests[dask]).""",
 )
 @click.argument("source", metavar="INPUT", type=click.Path(allow_dash=True))
 @click.option(
@@ -639,12 +644,27 @@ it is. The output file appears only when the whole input was read.""",
     "--output",
     default="-",
     show_default=True,
-    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
-    help="The NDJSON file to write (- for stdout).",
+    type=click.Path(allow_dash=True, path_type=Path),
+    help="The NDJSON file to write (- for stdout); a directory with --engine dask.",
 )
 @_range_options
 @click.option("--deidentify", is_flag=True, help="Leave out file names from the records.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no final count.")
+@click.option(
+    "--engine",
+    type=click.Choice(["stream", "dask"]),
+    default="stream",
+    show_default=True,
+    help="stream: one process, any input format. dask: Parquet in, Parquet out, on Dask.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Dask worker processes on this machine (default: one per CPU; 0: in-process).",
+)
+@click.option("--scheduler", default=None, help="Address of an existing Dask scheduler.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing Dask output directory.")
 @click.option(
     "--max-results",
     type=click.IntRange(min=1),
@@ -665,11 +685,50 @@ def batch(
     input_format: str | None,
     csv_mapping: Path | None,
     encoding: str | None,
+    engine: str = "stream",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    overwrite: bool = False,
 ) -> None:
     """Interpret every result of a large file into NDJSON, streaming, in constant memory."""
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
     policy = _policy(prefer_catalogue)
     mapping = _mapping(csv_mapping)
+    if engine == "dask":
+        if source == "-" or str(output) == "-":
+            raise click.UsageError(
+                "--engine dask reads a Parquet file or directory and writes -o DIR"
+            )
+        if deidentify or max_results or input_format or encoding:
+            raise click.UsageError(
+                "--deidentify, --max-results, --input-format and --encoding do not apply to "
+                "--engine dask (Parquet in, Parquet out)"
+            )
+        from .dataframe import interpret_parquet
+
+        summary = interpret_parquet(
+            source,
+            output,
+            workers=workers,
+            scheduler=scheduler,
+            catalogue=catalogue,
+            optimal=optimal,
+            policy=policy,
+            mapping=mapping,
+            overwrite=overwrite,
+        )
+        if not quiet:
+            click.echo(
+                f"{summary.rows:,} results in {summary.partitions:,} partitions: "
+                f"{summary.interpreted:,} interpreted, {summary.not_interpretable:,} not "
+                f"interpretable; written to {summary.output_dir}",
+                err=True,
+            )
+        return
+    if workers is not None or scheduler or overwrite:
+        raise click.UsageError("--workers, --scheduler and --overwrite go with --engine dask")
+    if output.is_dir():
+        raise click.UsageError(f"-o {output} is a directory; batch writes one NDJSON file")
     to_stdout = str(output) == "-"
     progress = _Progress(not quiet and sys.stderr.isatty())
     run = functools.partial(
