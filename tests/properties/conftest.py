@@ -8,4 +8,4 @@ from __future__ import annotations
 
 from guttests.testing import _hypothesis_setup_hook
 
-_hypothesis_setup_hook()
+_hypothesis_setup_hook()  # also registered by the entry point; harmless twice

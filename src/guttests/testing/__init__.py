@@ -178,36 +178,14 @@ def json_documents(
 def _hypothesis_setup_hook() -> None:
     """Register strategies for the guttests models with ``st.from_type``.
 
-    Called by hypothesis through the ``hypothesis`` entry point; safe to call again.
+    Called by hypothesis through the ``hypothesis`` entry point (which points at
+    ``guttests._hypothesis_plugin``); safe to call again.
 
     >>> from guttests._models import Panel
     >>> _hypothesis_setup_hook()
     >>> isinstance(find(st.from_type(Panel), lambda p: True), Panel)
     True
     """
-    from .._catalogue import Catalogue
-    from .._models import (
-        Analyte,
-        Applicability,
-        Band,
-        Citation,
-        PatientContext,
-        ReferenceRange,
-        Result,
-    )
-    from .._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue
+    from .._hypothesis_plugin import _hypothesis_setup_hook as hook
 
-    register = st.register_type_strategy
-    register(ReferenceRange, reference_ranges())
-    register(Result, results())
-    register(Panel, panels())
-    register(Band, bands().flatmap(st.sampled_from))
-    register(Analyte, analytes())
-    register(Applicability, applicabilities())
-    register(Citation, citations())
-    register(PatientContext, patient_contexts())
-    register(Catalogue, catalogues())
-    register(QuantityValue, values("quantity"))
-    register(CensoredValue, values("censored"))
-    register(QualitativeValue, values("qualitative"))
-    register(OrdinalValue, values("ordinal"))
+    hook()
