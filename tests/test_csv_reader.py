@@ -531,3 +531,10 @@ def test_count_results_equal_non_blank_rows(rows: list[list[str]], delimiter: st
         warnings.simplefilter("ignore")
         results = _results(buf.getvalue())
     assert len(results) == expected
+
+
+def test_short_row_keeps_its_text_without_the_patient_cells():
+    """A short row's text is kept for the report, but not the cells that identify the patient."""
+    rs = _results("Patient ID,Patient Name,Test,Result,Unit\nP-77,Doe Jane,pH,6.5\n")
+    assert rs[0].value_error == "row has 4 fields, header has 5"
+    assert rs[0].value_text == "(patient field withheld),(patient field withheld),pH,6.5"

@@ -1079,3 +1079,28 @@ def test_conformance_details(conformance: Path) -> None:
     ghp = read("diagnosticreport-example-ghp.json")
     assert sum(r.value is not None for r in ghp) == 48  # 3 grouping Observations have no value
     assert read("medplum-docs-observationdefinition-examples.R4.json") == []
+
+
+@pytest.mark.parametrize("birth", ["1980-02-31", "1980-13-01", "0000-01-01", "1980", "1980-02"])
+def test_impossible_or_partial_birth_date_is_unknown(birth: str) -> None:
+    """A birthDate that is no calendar day is unknown (None), never an error or a guess.
+
+    Found by the atheris harness (fuzz/atheris_harness.py fhir): 1980-02-31 raised ValueError.
+    """
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": "urn:uuid:p", "resource": {"resourceType": "Patient", "birthDate": birth}},
+            {
+                "resource": {
+                    "resourceType": "Observation",
+                    "status": "final",
+                    "subject": {"reference": "urn:uuid:p"},
+                    "valueString": "5",
+                }
+            },
+        ],
+    }
+    [panel] = read_fhir(json.dumps(bundle))
+    assert panel.patient.birth_date is None

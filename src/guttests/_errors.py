@@ -19,11 +19,17 @@ keep working::
     ├── ContextError (ValueError)        patient context needed but missing
     └── ReportError (RuntimeError)       a report that cannot be rendered
 
+    GuttestsWarning (UserWarning)        read, but worth knowing (cells read as unknown,
+                                         columns not read); never an error downgraded
+
 Errors carry structured fields (``source``, ``location``, ``analyte``,
-``unit``, ``text``) and build their message from them, so a message always
-says *where* and *what*. Messages never contain patient names or
-identifiers: only file names, locations (line, segment, entry) and the
-offending lab text.
+``unit``, ``to_unit``, ``text``: the offending value text, ``hint``) and build
+their message from them, so a message always says *where* and *what*.
+Messages and warnings never contain patient names or identifiers: only file
+names, locations (line, segment, entry) and the offending lab text.
+Exceptions of other libraries (``json``, ``csv``, ``tomllib``, pydantic, pint,
+``UnicodeDecodeError``) never escape the public API: they are wrapped with
+``raise ... from exc`` so that ``__cause__`` keeps them.
 
 >>> err = UnitError("no conversion", unit="ng/mL", to_unit="ug/g", analyte="calprotectin")
 >>> str(err)
@@ -41,6 +47,7 @@ __all__ = [
     "FHIRError",
     "FormatError",
     "GuttestsError",
+    "GuttestsWarning",
     "HL7Error",
     "InputError",
     "LimitExceededError",
@@ -168,3 +175,23 @@ class ContextError(GuttestsError, ValueError):
 
 class ReportError(GuttestsError, RuntimeError):
     """A report that cannot be rendered."""
+
+
+class GuttestsWarning(UserWarning):
+    """Something read but worth knowing (a cell read as unknown, a column not read).
+
+    Carries ``source`` and ``location`` like the errors; the message names
+    files, lines and lab text, never patient names or identifiers.
+
+    >>> w = GuttestsWarning("columns not read: 'Comment'", source="export.csv")
+    >>> str(w), w.source, isinstance(w, UserWarning)
+    ("columns not read: 'Comment'", 'export.csv', True)
+    """
+
+    def __init__(
+        self, message: str, *, source: str | None = None, location: str | None = None
+    ) -> None:
+        self.message = message
+        self.source = source
+        self.location = location
+        super().__init__(message)

@@ -37,6 +37,7 @@ import io
 import json
 import os
 import re
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -229,8 +230,8 @@ def _open(
         try:
             binary = stack.enter_context(path.open("rb"))
             size = os.fstat(binary.fileno()).st_size
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
+        except (OSError, ValueError) as exc:  # ValueError: a NUL character in the path
+            reason = getattr(exc, "strerror", None) or "not a valid file path"
             hint = (
                 "a str without a line break is read as a file path; pass content as io.StringIO"
                 if isinstance(source, str)
@@ -317,11 +318,13 @@ class _CheckedRaw(io.RawIOBase):
             consumed = exc.start - pending  # position of the bad byte within ``data``
             at = self._offset + consumed
             line = self._newlines + data[: max(consumed, 0)].count(b"\n") + 1
+            # Only the offending bytes, in hex: the text around them may be a name.
+            bad = exc.object[exc.start : max(exc.end, exc.start + 1)][:4]
             raise InputError(
                 f"not {self._encoding} ({exc.reason})",
                 source=self._name,
                 location=f"line {line}, byte {at}",
-                text=data[max(consumed, 0) : max(consumed, 0) + 8].decode("latin-1"),
+                text=" ".join(f"0x{b:02X}" for b in bad),
                 hint="re-export the file as UTF-8, or pass encoding='latin-1' (or 'cp1252')",
             ) from exc
         self._offset += n
@@ -335,7 +338,7 @@ class _Peekable(io.TextIOBase):
 
     def __init__(self, stream: IO[str], limit: int | None = None, name: str | None = None):
         self._stream = stream
-        self._head: list[str] = []
+        self._head: deque[str] = deque()  # popped from the left: a list would be quadratic
         self._peeked = False
         self._limit = limit
         self._name = name
@@ -373,7 +376,7 @@ class _Peekable(io.TextIOBase):
 
     def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
         if self._head:
-            line = self._head.pop(0)
+            line = self._head.popleft()
             if not self._head and not line.endswith(("\n", "\r")):
                 line += self._next_raw()  # the peek stopped inside a line
             return line
@@ -407,7 +410,7 @@ def _detect(stream: _Peekable, name: str | None) -> InputFormat:
     lines = stream.peek_lines()
     head = "".join(lines)
     stripped = head.lstrip("\ufeff\x0b \t\r\n")
-    if not stripped:
+    if not stripped.strip():
         raise FormatError("empty input: nothing to read", source=name)
     if "\x00" in head:
         raise FormatError("binary data, not text", source=name, text=_escaped(head))
@@ -417,7 +420,7 @@ def _detect(stream: _Peekable, name: str | None) -> InputFormat:
         first = next(line for line in lines if line.strip())
         try:
             obj = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):
             obj = None  # a multi-line document: look for its markers instead
         if isinstance(obj, dict):
             return "fhir" if "resourceType" in obj else "json"
@@ -438,7 +441,7 @@ def _detect(stream: _Peekable, name: str | None) -> InputFormat:
             source=name,
             text=_escaped(stripped),
         )
-    first_line = next(line for line in lines if line.strip())
+    first_line = next((line for line in lines if line.strip()), "")
     if _looks_like_csv_header(first_line):
         return "csv"
     raise FormatError(
@@ -462,7 +465,8 @@ def _looks_like_csv_header(line: str) -> bool:
     return len(cells) >= 2 and len(named) * 2 >= len(cells)
 
 
-def _escaped(text: str, n: int = 40) -> str:
+def _escaped(text: str, n: int = 4) -> str:
+    # A signature (``%PDF``, ``PID|``), never more: the text may go on with a patient's name.
     return text[:n].encode("unicode_escape").decode("ascii")
 
 

@@ -22,14 +22,15 @@ Rules:
 * Every data row becomes one :class:`~guttests._models.Result`. A value that
   is not a lab value, or a row whose number of fields differs from the
   header's, gives a result with ``value=None`` and ``value_error`` set
-  (``value_text`` then holds the whole row for a short or long row).
+  (``value_text`` then holds the whole row for a short or long row, with the
+  patient id, name and birth-date cells withheld: reports show it).
   Rows that are blank, or hold only delimiters, are skipped.
 * Consecutive rows with the same patient (id, name, sex, birth date, age),
   collection date, lab and panel form one panel; the reader holds one panel
   at a time.
 * Dates are ISO 8601 unless the mapping lists ``date_formats`` (``strptime``
   formats, tried in order after ISO). A date that matches none is left
-  empty, never guessed; one :class:`UserWarning` per file summarises such
+  empty, never guessed; one :class:`~guttests._errors.GuttestsWarning` per file summarises such
   cells and columns that were not read.
 * An age without a unit (``45``) is in years; ``6 mo``, ``3 wk``, ``10 d`` as written.
 * When the unit column is missing or empty and the value reads as a number
@@ -52,7 +53,7 @@ from typing import Any, Literal, TextIO, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._errors import CSVError, ValueParseError
+from .._errors import CSVError, GuttestsWarning
 from .._models import (
     LOINC_SYSTEM,
     Age,
@@ -65,8 +66,9 @@ from .._models import (
     Result,
 )
 from .._range_text import parse_range_text
-from .._types import ResultStatus, Sex, Specimen
-from .._values import CensoredValue, QuantityValue, Value, parse_value
+from .._types import ResultStatus
+from .._values import CensoredValue, QuantityValue, Value
+from ._common import sex_from_text, specimen_from_text, status_from_text, value_or_error
 
 __all__ = [
     "DEFAULT_COLUMNS",
@@ -125,6 +127,7 @@ DEFAULT_COLUMNS: Mapping[CsvField, tuple[str, ...]] = {
 """Header names recognised for each field when the mapping does not name them."""
 
 _FIELDS: tuple[CsvField, ...] = get_args(CsvField)
+_WITHHELD = "(patient field withheld)"
 _BLANK = re.compile(r"^[\s,;\t|]*$")
 
 
@@ -193,7 +196,7 @@ class CsvMapping(BaseModel):
         p = Path(path)
         try:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError: also tomllib's and decoding errors
             raise CSVError(f"cannot read CSV mapping: {exc}", source=str(p)) from exc
         data.pop("format", None)  # an optional "guttests-csv-mapping/1" marker
         try:
@@ -202,61 +205,6 @@ class CsvMapping(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(x) for x in first["loc"])
             raise CSVError(f"invalid CSV mapping: {where}: {first['msg']}", source=str(p)) from exc
-
-
-# --- small mappings shared by the CSV and JSON readers -----------------------------------
-
-_SPECIMENS: dict[str, Specimen] = {
-    **dict.fromkeys(("stool", "feces", "faeces", "stl", "fec"), Specimen.STOOL),
-    **dict.fromkeys(("serum", "ser"), Specimen.SERUM),
-    **dict.fromkeys(("plasma", "plas"), Specimen.PLASMA),
-    **dict.fromkeys(("blood", "bld", "wb", "whole blood"), Specimen.BLOOD),
-    **dict.fromkeys(("urine", "ur"), Specimen.URINE),
-    **dict.fromkeys(("saliva", "sal"), Specimen.SALIVA),
-}
-
-_STATUSES: dict[str, ResultStatus] = {
-    **dict.fromkeys(("final", "f"), ResultStatus.FINAL),
-    **dict.fromkeys(("preliminary", "prelim", "p"), ResultStatus.PRELIMINARY),
-    **dict.fromkeys(("corrected", "c"), ResultStatus.CORRECTED),
-    **dict.fromkeys(("amended",), ResultStatus.AMENDED),
-    **dict.fromkeys(("cancelled", "canceled", "x"), ResultStatus.CANCELLED),
-    **dict.fromkeys(("entered-in-error", "entered in error", "w"), ResultStatus.ENTERED_IN_ERROR),
-    **dict.fromkeys(("registered",), ResultStatus.REGISTERED),
-    **dict.fromkeys(("unknown",), ResultStatus.UNKNOWN),
-}
-
-
-def specimen_from_text(text: str | None) -> Specimen | None:
-    """The specimen a lab's text names, or ``None`` when it is not one guttests knows.
-
-    >>> specimen_from_text("Faeces"), specimen_from_text("SER"), specimen_from_text("swab")
-    (<Specimen.STOOL: 'stool'>, <Specimen.SERUM: 'serum'>, None)
-    """
-    return _SPECIMENS.get(text.strip().casefold()) if text else None
-
-
-def sex_from_text(text: str | None) -> Sex | None:
-    """``female`` for F/female/W, ``male`` for M/male, else ``None``.
-
-    >>> sex_from_text("F"), sex_from_text("Male"), sex_from_text("U")
-    ('female', 'male', None)
-    """
-    key = text.strip().casefold() if text else ""
-    if key in ("f", "female", "w"):
-        return "female"
-    if key in ("m", "male"):
-        return "male"
-    return None
-
-
-def status_from_text(text: str | None) -> ResultStatus | None:
-    """The result status a text names (FHIR words or HL7 OBX-11 letters), else ``None``.
-
-    >>> status_from_text("Final"), status_from_text("P"), status_from_text("done")
-    (<ResultStatus.FINAL: 'final'>, <ResultStatus.PRELIMINARY: 'preliminary'>, None)
-    """
-    return _STATUSES.get(text.strip().casefold()) if text else None
 
 
 _AGE = re.compile(
@@ -314,10 +262,7 @@ _NOT_UNITS = {"h", "l", "a", "n", "hh", "ll", "high", "low", "normal", "abnormal
 
 
 def _value(text: str, decimal_comma: bool) -> tuple[Value | None, str | None]:
-    try:
-        return parse_value(text, decimal_comma=decimal_comma), None
-    except ValueParseError as exc:
-        return None, str(exc)
+    return value_or_error(text, decimal_comma=decimal_comma)
 
 
 def _split_unit(text: str, decimal_comma: bool) -> tuple[Value, str] | None:
@@ -363,13 +308,23 @@ class _Columns:
         if not {"name", "code", "loinc"} & self.index.keys():
             missing.append("test name (" + ", ".join(mapping.aliases("name")) + ") or code")
         if missing:
+            # The header's cells are not quoted: a file without a header would put a
+            # patient's data into the message.
             raise CSVError(
-                "no column for " + " and no column for ".join(missing),
+                "no column for "
+                + " and no column for ".join(missing)
+                + f" among the {len(header)} columns of the header",
                 source=source,
                 location=f"line {line}",
-                text=", ".join(header),
                 hint="name the columns in CsvMapping(columns=...)",
             )
+
+    @property
+    def identifying(self) -> frozenset[int]:
+        """Indexes of the columns that identify the patient (id, name, birth date)."""
+        return frozenset(
+            i for f, i in self.index.items() if f in ("patient_id", "patient_name", "birth_date")
+        )
 
     def get(self, row: list[str], field: CsvField) -> str | None:
         i = self.index.get(field)
@@ -383,20 +338,29 @@ class _Notes:
     """Cells that were read as 'unknown', summarised in one warning per file."""
 
     def __init__(self) -> None:
-        self.items: dict[str, tuple[int, str, int]] = {}
+        self.items: dict[str, tuple[int, str | None, int]] = {}
 
-    def add(self, what: str, line: int, text: str) -> None:
+    def add(self, what: str, line: int, text: str | None) -> None:
+        """Note a cell; ``text=None`` for a cell that identifies the patient (never shown)."""
         first_line, first_text, n = self.items.get(what, (line, text, 0))
         self.items[what] = (first_line, first_text, n + 1)
 
     def warn(self, source: str | None) -> None:
         for what, (line, text, n) in self.items.items():
             rows = "1 row" if n == 1 else f"{n} rows"
+            shown = "" if text is None else f", {_clip(text)!r}"
             warnings.warn(
-                f"{source or 'CSV input'}: {rows} with {what} (first: line {line}, {text!r})",
-                UserWarning,
+                GuttestsWarning(
+                    f"{source or 'CSV input'}: {rows} with {what} (first: line {line}{shown})",
+                    source=source,
+                    location=f"line {line}",
+                ),
                 stacklevel=3,
             )
+
+
+def _clip(text: str, n: int = 40) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def _sniff(line: str) -> str:
@@ -431,21 +395,29 @@ def iter_panels(
         line_no += 1
     header_line = header_line.removeprefix("\ufeff")
     delimiter = m.delimiter or _sniff(header_line)
-    header = next(csv.reader([header_line], delimiter=delimiter))
+    try:
+        header = next(csv.reader([header_line], delimiter=delimiter))
+    except csv.Error as exc:
+        raise CSVError(
+            f"malformed CSV header: {exc}", source=source, location=f"line {line_no}"
+        ) from exc
     cols = _Columns(header, m, source, line_no)
     notes = _Notes()
     if cols.unread:
         warnings.warn(
-            f"{source or 'CSV input'}: columns not read: {', '.join(map(repr, cols.unread))} "
-            "(list them in CsvMapping(ignore=...) to silence this)",
-            UserWarning,
+            GuttestsWarning(
+                f"{source or 'CSV input'}: columns not read: "
+                f"{', '.join(repr(_clip(c)) for c in cols.unread)} "
+                "(list them in CsvMapping(ignore=...) to silence this)",
+                source=source,
+                location=f"line {line_no}",
+            ),
             stacklevel=2,
         )
 
     reader = csv.reader(stream, delimiter=delimiter)
     builder = _PanelBuilder(source)
-    last_patient: tuple[tuple[str | None, ...], PatientContext, list[tuple[str, str]]] | None
-    last_patient = None
+    last_patient: _PatientKey | None = None
     last_when: tuple[str | None, date | datetime | None] = (None, None)
     base = line_no
     try:
@@ -491,19 +463,20 @@ def _blank(row: list[str]) -> bool:
     return all(not c.strip() for c in row)
 
 
+_PatientKey = tuple[tuple[str | None, ...], PatientContext, list[tuple[str, str | None]]]
 _PATIENT_FIELDS: tuple[CsvField, ...] = ("patient_id", "patient_name", "sex", "birth_date", "age")
 
 
 def _patient(
     key: tuple[str | None, ...], formats: tuple[str, ...]
-) -> tuple[PatientContext, list[tuple[str, str]]]:
+) -> tuple[PatientContext, list[tuple[str, str | None]]]:
     pid, name, sex, birth, age_text = key
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str | None]] = []
     birth_date: date | None = None
     if birth:
         when = parse_when(birth, formats)
         if when is None:
-            problems.append(("a birth date that matches no date format", birth))
+            problems.append(("a birth date that matches no date format", None))
         birth_date = when.date() if isinstance(when, datetime) else when
     age = parse_age(age_text) if age_text else None
     if age_text and age is None:
@@ -543,8 +516,11 @@ def _result(
         "provenance": provenance,
     }
     if width != cols.width:
+        # The row is kept as text, but not the cells that identify the patient: the
+        # text is shown in reports, also de-identified ones.
+        shown = [_WITHHELD if i in cols.identifying else c for i, c in enumerate(row)]
         raw = io.StringIO()
-        csv.writer(raw, delimiter=delimiter, lineterminator="").writerow(row)
+        csv.writer(raw, delimiter=delimiter, lineterminator="").writerow(shown)
         common["value_text"] = raw.getvalue()
         common["value_error"] = f"row has {len(row)} fields, header has {cols.width}"
         return _new_result(common)

@@ -111,6 +111,7 @@ from .._models import (
 from .._range_text import lab_range, parse_range_text
 from .._types import ResultStatus, Sex, Specimen
 from .._values import CensoredValue, Comparator, QuantityValue, Value, parse_value
+from ._common import sex_from_text, specimen_in_text, status_from_text, value_or_error
 
 __all__ = ["iter_panels", "read_fhir"]
 
@@ -130,7 +131,6 @@ _INTERPRETATION_SYSTEMS = frozenset(
 )
 _GENDER_SYSTEM = "http://hl7.org/fhir/administrative-gender"
 
-_STATUS = {s.value: s for s in ResultStatus}
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
 # SNOMED CT qualifier values used as coded lab results.
 _SNOMED_TERMS = {
@@ -140,7 +140,6 @@ _SNOMED_TERMS = {
     "260385009": "Negative",
 }
 _SNOMED_SEX: dict[str, Sex] = {"248153007": "male", "248152002": "female"}
-_SEXES: dict[str, Sex] = {"female": "female", "male": "male"}
 _REFERENCE_TYPES = frozenset({"normal", "recommended"})
 _AGE_UNITS = {
     "a": "a",
@@ -159,29 +158,7 @@ _AGE_UNITS = {
     "day": "d",
     "days": "d",
 }
-_SPECIMEN_WORDS = {
-    "stool": Specimen.STOOL,
-    "stools": Specimen.STOOL,
-    "feces": Specimen.STOOL,
-    "faeces": Specimen.STOOL,
-    "fecal": Specimen.STOOL,
-    "faecal": Specimen.STOOL,
-    "stl": Specimen.STOOL,
-    "fec": Specimen.STOOL,
-    "serum": Specimen.SERUM,
-    "ser": Specimen.SERUM,
-    "plasma": Specimen.PLASMA,
-    "plas": Specimen.PLASMA,
-    "blood": Specimen.BLOOD,
-    "bld": Specimen.BLOOD,
-    "wb": Specimen.BLOOD,
-    "urine": Specimen.URINE,
-    "ur": Specimen.URINE,
-    "saliva": Specimen.SALIVA,
-    "sal": Specimen.SALIVA,
-}
 _FULL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_WORDS = re.compile(r"[a-z]+")
 _TOP_LEVEL = ("Observation", "DiagnosticReport", "Bundle")
 _ANYONE = Applicability()
 _NOBODY = PatientContext()
@@ -563,11 +540,11 @@ class _Doc:
             text = _str(ref, "display")
         if text is None:
             return None, None
-        return _specimen_kind(text), text
+        return specimen_in_text(text), text
 
     def _results(self, obs: JSON, group: str | None) -> list[Result]:
         loc = self.loc[id(obs)]
-        status = _STATUS.get(_str(obs, "status") or "", ResultStatus.UNKNOWN)
+        status = status_from_text(_str(obs, "status"), codes_only=True) or ResultStatus.UNKNOWN
         collected = _effective(obs)
         specimen, specimen_text = self._specimen(obs)
         lab = self._lab(obs)
@@ -628,6 +605,14 @@ def _common(values: list[Any]) -> Any:
 # --- small typed accessors ----------------------------------------------------------------
 
 
+def _dumps(obj: object) -> bytes | None:
+    """Compact JSON of a parsed part, or ``None`` when it nests deeper than orjson writes."""
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError:
+        return None
+
+
 def _str(d: JSON, key: str) -> str | None:
     v = d.get(key)
     return v if isinstance(v, str) and v.strip() else None
@@ -672,7 +657,8 @@ def _codes(cc: object) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
     """(main coding: LOINC if any else the first, the other codings, name)."""
     if not isinstance(cc, dict):
         return None, (), None
-    return _codes_of(orjson.dumps(cc))
+    key = _dumps(cc)
+    return _codes_of(key) if key is not None else (None, (), _concept_name(cc))
 
 
 @lru_cache(maxsize=8192)
@@ -701,7 +687,8 @@ def _codes_of(raw_json: bytes) -> tuple[Coding | None, tuple[Coding, ...], str |
 def _flags(interpretations: object) -> tuple[str, ...]:
     if not isinstance(interpretations, list):
         return ()
-    return _flags_of(orjson.dumps(interpretations))
+    key = _dumps(interpretations)
+    return _flags_of(key) if key is not None else ()
 
 
 @lru_cache(maxsize=1024)
@@ -746,17 +733,11 @@ def _effective(res: JSON) -> datetime | date | None:
     return _when(when)
 
 
-def _specimen_kind(text: str) -> Specimen | None:
-    kinds = {_SPECIMEN_WORDS[w] for w in _WORDS.findall(text.lower()) if w in _SPECIMEN_WORDS}
-    return kinds.pop() if len(kinds) == 1 else None
-
-
 def _patient(res: JSON) -> PatientContext:
-    sex = _SEXES.get(_str(res, "gender") or "")
+    sex = sex_from_text(_str(res, "gender"), codes_only=True)
     birth = res.get("birthDate")
-    birth_date = (
-        date.fromisoformat(birth) if isinstance(birth, str) and _FULL_DATE.match(birth) else None
-    )
+    when = _when(birth)  # None for partial and impossible dates (2013-02-30)
+    birth_date = when if isinstance(when, date) and not isinstance(when, datetime) else None
     patient_id = None
     for ident in _list(res, "identifier"):
         patient_id = _str(ident, "value")
@@ -793,7 +774,10 @@ def _number_text(v: int | float) -> str:
 
 
 def _raw_text(v: object) -> str:
-    return v if isinstance(v, str) else orjson.dumps(v).decode()
+    if isinstance(v, str):
+        return v
+    raw = _dumps(v)
+    return raw.decode() if raw is not None else "(JSON nested too deeply to show)"
 
 
 def _quantity_unit(q: JSON) -> str | None:
@@ -845,10 +829,8 @@ def _error(text: str, reason: str, unit: str | None = None) -> _Read:
 
 
 def _parsed(text: str, unit: str | None) -> _Read:
-    try:
-        return _Read(text, parse_value(text), None, unit)
-    except ValueParseError as err:
-        return _Read(text, None, str(err), unit)
+    value, error = value_or_error(text)
+    return _Read(text, value, error, unit)
 
 
 def _quantity(q: object) -> _Read:
@@ -903,9 +885,8 @@ def _coded(cc: object) -> _Read:
     coded = parse_value(term)
     if text == term:
         return _Read(text, coded, None, None)
-    try:
-        said = parse_value(text)
-    except ValueParseError:
+    said, _ = value_or_error(text)
+    if said is None:
         return _Read(text, coded.model_copy(update={"text": text}), None, None)
     if said.kind != coded.kind or getattr(said, "term", None) != getattr(coded, "term", None):
         return _error(text, f"text contradicts its SNOMED CT code ({term})")
@@ -952,7 +933,10 @@ def _ranges(
     if not isinstance(raw, list):
         return None, None
     # The same ranges repeat on every result of an analyte: read each spelling once.
-    return _ranges_of(orjson.dumps(raw), unit, lab)
+    key = _dumps(raw)
+    if key is None:
+        return None, None
+    return _ranges_of(key, unit, lab)
 
 
 @lru_cache(maxsize=8192)
@@ -1073,11 +1057,12 @@ def _sex_of(cc: JSON) -> Sex | None:
         system, code = c.get("system"), _str(c, "code") or ""
         if system == _SNOMED and code in _SNOMED_SEX:
             return _SNOMED_SEX[code]
-        if system == _GENDER_SYSTEM and code in _SEXES:
-            return _SEXES[code]
+        gender = sex_from_text(code, codes_only=True) if system == _GENDER_SYSTEM else None
+        if gender is not None:
+            return gender
     text = (_str(cc, "text") or "").strip().lower()
     if not _list(cc, "coding"):
-        return _SEXES.get(text)
+        return sex_from_text(text, codes_only=True)
     return None
 
 

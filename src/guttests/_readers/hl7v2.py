@@ -57,7 +57,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import NamedTuple, TextIO
 
-from .._errors import GuttestsError, HL7Error, ValueParseError
+from .._errors import GuttestsError, HL7Error
 from .._models import (
     LOINC_SYSTEM,
     Coding,
@@ -68,8 +68,9 @@ from .._models import (
     Result,
 )
 from .._range_text import parse_range_text
-from .._types import ResultStatus, Sex, Specimen
-from .._values import Value, parse_value
+from .._types import ResultStatus, Specimen
+from .._values import Value
+from ._common import sex_from_text, specimen_from_text, specimens_in_text, value_or_error
 
 __all__ = [
     "Encoding",
@@ -266,9 +267,13 @@ def _escape_sequence(seq: str, enc: Encoding) -> str:
 
 
 def _iter_lines(stream: TextIO) -> Iterator[tuple[int, list[str]]]:
-    """Chunks of segment lines with the line number of the first, reading ``stream`` lazily."""
+    """Chunks of segment lines with the line number of the first, reading ``stream`` lazily.
+
+    A line longer than a chunk is gathered in pieces and joined once, so a
+    50 MB OBX-5 costs one pass, not one pass per chunk.
+    """
     lineno = 1
-    rest = ""
+    pieces: list[str] = []  # the line not finished yet
     pending_cr = False
     while True:
         chunk = stream.read(_CHUNK)
@@ -277,11 +282,17 @@ def _iter_lines(stream: TextIO) -> Iterator[tuple[int, list[str]]]:
         if pending_cr and chunk[0] == "\n":
             chunk = chunk[1:]  # the \n of a \r\n split between two chunks
         pending_cr = chunk.endswith("\r")
-        lines = _LINE_SPLIT(rest + chunk)
-        rest = lines.pop()
-        if lines:
-            yield lineno, lines
-            lineno += len(lines)
+        lines = _LINE_SPLIT(chunk)
+        if len(lines) == 1:
+            pieces.append(lines[0])
+            continue
+        if pieces:
+            pieces.append(lines[0])
+            lines[0] = "".join(pieces)
+        pieces = [lines.pop()]
+        yield lineno, lines
+        lineno += len(lines)
+    rest = "".join(pieces)
     if rest:
         yield lineno, [rest]
 
@@ -343,11 +354,13 @@ def _iter_messages(stream: TextIO, source: str | None) -> Iterator[_RawMessage]:
                 )
             if sid not in valid_ids:
                 if not _SEGMENT_ID.fullmatch(sid):
+                    # Only the would-be id is quoted: a line broken out of a PID
+                    # segment would otherwise put a patient's name into the message.
                     raise HL7Error(
                         "invalid segment id (not 3 upper-case letters or digits)",
                         source=source,
                         location=f"line {lineno}",
-                        text=line.split(fs, 1)[0][:10],
+                        text=sid,
                     )
                 valid_ids.add(sid)
             if len(line) > 3 and line[3] != fs:
@@ -355,7 +368,7 @@ def _iter_messages(stream: TextIO, source: str | None) -> Iterator[_RawMessage]:
                     f"segment id not followed by the field separator {fs!r}",
                     source=source,
                     location=f"line {lineno}",
-                    text=line[:10],
+                    text=line[:4],
                 )
             if current is None:
                 raise HL7Error(
@@ -439,10 +452,7 @@ def parse_timestamp(text: str) -> date | datetime | None:
 
 
 def _parse(text: str) -> tuple[Value | None, str | None]:
-    try:
-        return parse_value(text), None
-    except ValueParseError as err:
-        return None, str(err)
+    return value_or_error(text)
 
 
 def _sn_value(rep: str, enc: Encoding) -> tuple[str, Value | None, str | None]:
@@ -472,14 +482,14 @@ def _sn_value(rep: str, enc: Encoding) -> tuple[str, Value | None, str | None]:
 
 @lru_cache(maxsize=16384)
 def _obx_value(vt: str, raw: str, enc: Encoding) -> tuple[str, Value | None, str | None]:
-    reps = raw.split(enc.repetition) if enc.repetition in raw else [raw]
+    n_reps = raw.count(enc.repetition) + 1
     if vt in _TEXT_TYPES:
-        text = "\n".join(unescape(r, enc) for r in reps)
+        text = _join_reps(raw, "\n", enc)
         return (text, *_parse(text))
-    if len(reps) > 1:
-        text = "; ".join(unescape(r, enc) for r in reps)
-        return text, None, f"OBX-5 holds {len(reps)} repetitions, not a single value"
-    rep = reps[0]
+    if n_reps > 1:
+        text = _join_reps(raw, "; ", enc)
+        return text, None, f"OBX-5 holds {n_reps} repetitions, not a single value"
+    rep = raw
     if vt in _PLAIN_TYPES:
         text = unescape(rep, enc)
         return (text, *_parse(text))
@@ -491,6 +501,13 @@ def _obx_value(vt: str, raw: str, enc: Encoding) -> tuple[str, Value | None, str
         return (text, *_parse(text))
     text = unescape(rep, enc)
     return text, None, f"OBX-2 value type {vt!r} is not a lab value guttests reads"
+
+
+def _join_reps(raw: str, sep: str, enc: Encoding) -> str:
+    """The repetitions of a field joined by ``sep``, each unescaped."""
+    if enc.escape not in raw:  # one pass in C instead of one call per repetition
+        return raw.replace(enc.repetition, sep)
+    return sep.join(unescape(r, enc) for r in raw.split(enc.repetition))
 
 
 def _first_nonempty(comps: list[str], order: Iterable[int], enc: Encoding) -> str:
@@ -578,37 +595,6 @@ def _lab_range(text: str, unit: str | None, lab: str | None) -> ReferenceRange |
 
 # --- specimens and patients --------------------------------------------------------------
 
-_SPECIMEN_CODES: dict[str, Specimen] = {
-    "STL": Specimen.STOOL,
-    "FEC": Specimen.STOOL,
-    "SER": Specimen.SERUM,
-    "PLAS": Specimen.PLASMA,
-    "PLA": Specimen.PLASMA,
-    "BLD": Specimen.BLOOD,
-    "BLDV": Specimen.BLOOD,
-    "BLDC": Specimen.BLOOD,
-    "BLDA": Specimen.BLOOD,
-    "WB": Specimen.BLOOD,
-    "UR": Specimen.URINE,
-    "URN": Specimen.URINE,
-    "SAL": Specimen.SALIVA,
-}
-_SPECIMEN_WORDS = re.compile(
-    r"\b(stool|feces|faeces|fecal|faecal|serum|plasma|blood|urine|saliva)\b", re.IGNORECASE
-)
-_SPECIMEN_BY_WORD: dict[str, Specimen] = {
-    "stool": Specimen.STOOL,
-    "feces": Specimen.STOOL,
-    "faeces": Specimen.STOOL,
-    "fecal": Specimen.STOOL,
-    "faecal": Specimen.STOOL,
-    "serum": Specimen.SERUM,
-    "plasma": Specimen.PLASMA,
-    "blood": Specimen.BLOOD,
-    "urine": Specimen.URINE,
-    "saliva": Specimen.SALIVA,
-}
-
 
 @lru_cache(maxsize=1024)
 def _specimen(raw: str, enc: Encoding) -> tuple[Specimen | None, str | None]:
@@ -619,22 +605,14 @@ def _specimen(raw: str, enc: Encoding) -> tuple[Specimen | None, str | None]:
     comps = [unescape(c, enc).strip() for c in _first_rep(raw, enc)]
     text = next((c for c in (comps[1:2] + comps[:1]) if c), None)
     found: set[Specimen] = set()
-    for i in (0, 3):
-        if i < len(comps) and comps[i].upper() in _SPECIMEN_CODES:
-            found.add(_SPECIMEN_CODES[comps[i].upper()])
-    for i in (1, 4):
+    for i in (0, 3):  # identifiers: HL7 table 0487 codes
+        kind = specimen_from_text(comps[i]) if i < len(comps) else None
+        if kind is not None:
+            found.add(kind)
+    for i in (1, 4):  # texts: words
         if i < len(comps):
-            found.update(_SPECIMEN_BY_WORD[w.lower()] for w in _SPECIMEN_WORDS.findall(comps[i]))
+            found |= specimens_in_text(comps[i])
     return (found.pop() if len(found) == 1 else None), text
-
-
-def _sex(raw: str) -> Sex | None:
-    s = raw.strip().lower()
-    if s in ("f", "female", "w"):
-        return "female"
-    if s in ("m", "male"):
-        return "male"
-    return None
 
 
 def _patient(fields: Segment, enc: Encoding) -> PatientContext:
@@ -649,7 +627,7 @@ def _patient(fields: Segment, enc: Encoding) -> PatientContext:
     return PatientContext(
         patient_id=pid,
         name=name,
-        sex=_sex(_get(fields, 8)),
+        sex=sex_from_text(_get(fields, 8)),
         birth_date=_date_only(_ts(_get(fields, 7), enc)),
     )
 

@@ -46,7 +46,7 @@ from .._models import (
 from .._range_text import parse_range_text
 from .._types import ResultStatus, Specimen
 from .._values import Value, parse_value
-from .csv import specimen_from_text
+from ._common import specimen_from_text, value_or_error
 
 __all__ = [
     "FORMAT_ID",
@@ -179,7 +179,10 @@ class _Number(str):
 
 
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=_Number, parse_int=_Number)
+    try:
+        return json.loads(text, parse_float=_Number, parse_int=_Number)
+    except RecursionError as exc:
+        raise json.JSONDecodeError("JSON nested too deeply", text, 0) from exc
 
 
 def _dumps_literal(obj: object) -> str:
@@ -215,7 +218,10 @@ def _first_error(exc: ValidationError) -> str:
 def _bad_result(raw: object, why: str, provenance: Provenance, panel: str | None) -> Result:
     if not isinstance(raw, dict):
         # keep what was there: the JSON text of the entry stands in for the value
-        text = "" if raw is None else _dumps_literal(raw)
+        try:
+            text = "" if raw is None else _dumps_literal(raw)
+        except RecursionError:
+            text = "(JSON nested too deeply to show)"
         return Result(value_text=text, value_error=why, provenance=provenance, panel=panel)
     name, value = raw.get("name"), raw.get("value")
     return Result(
@@ -255,10 +261,7 @@ def _result(
     value: Value | None = None
     error = entry.value_error
     if error is None:
-        try:
-            value = parse_value(text, decimal_comma=entry.decimal_comma)
-        except ValueParseError as exc:
-            error = str(exc)
+        value, error = value_or_error(text, decimal_comma=entry.decimal_comma)
     code = Coding(code=entry.code) if isinstance(entry.code, str) else entry.code
     specimen: Specimen | None
     specimen_text = entry.specimen_text
@@ -390,7 +393,10 @@ def _ndjson(first: object, first_line: int, stream: TextIO, source: str | None) 
             try:
                 yield n, _loads(line), ""
             except ValueError as exc:
-                yield n, line.strip(), f"line is not JSON: {exc}"
+                # The text is not kept: a broken line may hold a fragment of the patient
+                # object, and value_text is shown in reports (de-identified ones too).
+                why = f"line is not JSON: {exc} ({len(line.strip()):,} characters, not shown"
+                yield n, "", why + ": a broken line may hold patient data)"
 
     for n, raw, problem in items():
         provenance = Provenance(source=source, location=f"line {n}", format="json")

@@ -1,0 +1,168 @@
+"""Words labs use for specimens, sex and result status, mapped once for every reader.
+
+Each reader keeps the text as given (``specimen_text``) and maps it through
+these functions; a text that does not name exactly one thing maps to ``None``
+(or :attr:`~guttests.ResultStatus.UNKNOWN`), never to a guess.
+
+>>> specimen_from_text("FEC"), specimen_in_text("Venous blood specimen")
+(<Specimen.STOOL: 'stool'>, <Specimen.BLOOD: 'blood'>)
+>>> sex_from_text("W"), status_from_text("canceled")
+('female', <ResultStatus.CANCELLED: 'cancelled'>)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from .._errors import ValueParseError
+from .._types import ResultStatus, Sex, Specimen
+from .._values import Value, parse_value
+
+__all__ = [
+    "MAX_VALUE_CHARS",
+    "SEX_WORDS",
+    "SPECIMEN_WORDS",
+    "STATUS_WORDS",
+    "sex_from_text",
+    "specimen_from_text",
+    "specimen_in_text",
+    "specimens_in_text",
+    "status_from_text",
+    "value_or_error",
+]
+
+SPECIMEN_WORDS: Mapping[str, Specimen] = MappingProxyType(
+    {
+        **dict.fromkeys(
+            ("stool", "stools", "feces", "faeces", "fecal", "faecal", "stl", "fec"),
+            Specimen.STOOL,
+        ),
+        **dict.fromkeys(("serum", "ser"), Specimen.SERUM),
+        **dict.fromkeys(("plasma", "plas", "pla"), Specimen.PLASMA),
+        **dict.fromkeys(
+            ("blood", "bld", "bldv", "bldc", "blda", "wb", "whole blood"), Specimen.BLOOD
+        ),
+        **dict.fromkeys(("urine", "ur", "urn"), Specimen.URINE),
+        **dict.fromkeys(("saliva", "sal"), Specimen.SALIVA),
+    }
+)
+"""Specimen words and abbreviations (HL7 table 0487 codes among them), lower case."""
+
+SEX_WORDS: Mapping[str, Sex] = MappingProxyType(
+    {"f": "female", "female": "female", "w": "female", "m": "male", "male": "male"}
+)
+"""Sex as inputs write it (``W``: weiblich); other and unknown are deliberately absent."""
+
+STATUS_WORDS: Mapping[str, ResultStatus] = MappingProxyType(
+    {
+        **{s.value: s for s in ResultStatus},
+        **dict.fromkeys(("f",), ResultStatus.FINAL),
+        **dict.fromkeys(("prelim", "p"), ResultStatus.PRELIMINARY),
+        **dict.fromkeys(("c",), ResultStatus.CORRECTED),
+        **dict.fromkeys(("canceled", "x"), ResultStatus.CANCELLED),
+        **dict.fromkeys(("entered in error", "w"), ResultStatus.ENTERED_IN_ERROR),
+    }
+)
+"""FHIR ObservationStatus codes, their spellings, and the common HL7 OBX-11 letters."""
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def specimen_from_text(text: str | None) -> Specimen | None:
+    """The specimen a whole text (a word or code) names, or ``None``.
+
+    >>> specimen_from_text("Faeces"), specimen_from_text("SER"), specimen_from_text("swab")
+    (<Specimen.STOOL: 'stool'>, <Specimen.SERUM: 'serum'>, None)
+    """
+    return SPECIMEN_WORDS.get(_key(text)) if text else None
+
+
+def specimen_in_text(text: str | None) -> Specimen | None:
+    """The specimen the words of a text name, when they name exactly one kind.
+
+    >>> specimen_in_text("Stool, 3-day collection"), specimen_in_text("Serum or plasma")
+    (<Specimen.STOOL: 'stool'>, None)
+    """
+    found = specimens_in_text(text)
+    return next(iter(found)) if len(found) == 1 else None
+
+
+def specimens_in_text(text: str | None) -> frozenset[Specimen]:
+    """Every specimen kind the words of a text name.
+
+    >>> sorted(specimens_in_text("Serum or plasma"))
+    [<Specimen.PLASMA: 'plasma'>, <Specimen.SERUM: 'serum'>]
+    """
+    if not text:
+        return frozenset()
+    return frozenset(
+        SPECIMEN_WORDS[w] for w in _WORD.findall(text.casefold()) if w in SPECIMEN_WORDS
+    )
+
+
+def sex_from_text(text: str | None, *, codes_only: bool = False) -> Sex | None:
+    """``female`` for F/female/W, ``male`` for M/male, else ``None``.
+
+    ``codes_only`` accepts only the codes ``female`` and ``male`` as written
+    (FHIR administrative gender), not letters or other cases.
+
+    >>> sex_from_text("F"), sex_from_text("Male"), sex_from_text("U")
+    ('female', 'male', None)
+    >>> sex_from_text("F", codes_only=True) is None
+    True
+    """
+    if not text:
+        return None
+    if codes_only:
+        return SEX_WORDS.get(text) if text in ("female", "male") else None
+    return SEX_WORDS.get(text.strip().casefold())
+
+
+def status_from_text(text: str | None, *, codes_only: bool = False) -> ResultStatus | None:
+    """The result status a text names (FHIR codes and spellings, HL7 letters), else ``None``.
+
+    ``codes_only`` accepts only FHIR ObservationStatus codes as written.
+
+    >>> status_from_text("Final"), status_from_text("P"), status_from_text("done")
+    (<ResultStatus.FINAL: 'final'>, <ResultStatus.PRELIMINARY: 'preliminary'>, None)
+    >>> status_from_text("Final", codes_only=True) is None
+    True
+    """
+    if not text:
+        return None
+    if codes_only:
+        try:
+            return ResultStatus(text)
+        except ValueError:
+            return None
+    return STATUS_WORDS.get(_key(text))
+
+
+MAX_VALUE_CHARS = 1000
+"""Longer text is no lab value; it is refused without being parsed (or cached)."""
+
+
+def value_or_error(text: str, *, decimal_comma: bool = False) -> tuple[Value | None, str | None]:
+    """The value of a lab's text, or ``None`` and the reason it is not one.
+
+    This is how every reader turns an observation's text into ``Result.value``
+    and ``Result.value_error``: an unreadable value is kept, with its reason.
+
+    >>> value_or_error("<10")[0].comparator
+    '<'
+    >>> value_or_error("12 H")
+    (None, "not a lab value (text '12 H')")
+    """
+    if len(text) > MAX_VALUE_CHARS:
+        err = ValueParseError(f"not a lab value ({len(text):,} characters)", text=text)
+        return None, str(err)
+    try:
+        return parse_value(text, decimal_comma=decimal_comma), None
+    except ValueParseError as exc:
+        return None, str(exc)
