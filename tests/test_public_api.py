@@ -27,7 +27,7 @@ EXPECTED = {
     # errors
     "GuttestsError", "InputError", "FormatError", "HL7Error", "FHIRError", "CSVError",
     "LimitExceededError", "ValueParseError", "UnitError", "RangeError", "CatalogueError",
-    "ContextError", "ReportError",
+    "ContextError", "ReportError", "GuttestsWarning",
     "__version__",
 }  # fmt: skip
 
@@ -41,10 +41,10 @@ def test_all_is_exactly_the_public_api() -> None:
 
 def test_one_exception_root() -> None:
     """Every exported exception derives from GuttestsError."""
-    errors = [getattr(guttests, n) for n in guttests.__all__ if n.endswith("Error")]
+    errors = [getattr(guttests, n) for n in guttests.__all__ if n.endswith(("Error", "Warning"))]
     assert errors
     for err in errors:
-        assert issubclass(err, guttests.GuttestsError), err
+        assert issubclass(err, (guttests.GuttestsError, UserWarning)), err
 
 
 def test_import_is_light() -> None:

@@ -164,6 +164,8 @@ def _read_toml(path: PathLike, source: str) -> dict[str, Any]:
             source=source,
             location=f"line {m.group(1)}, column {m.group(2)}" if m else None,
         ) from exc
+    except ValueError as exc:  # e.g. an integer too long for Python to convert
+        raise CatalogueError(f"TOML value cannot be read: {exc}", source=source) from exc
 
 
 class _FileLoader:

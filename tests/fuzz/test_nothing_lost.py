@@ -180,11 +180,6 @@ def test_reports_are_deterministic_and_name_version_and_catalogue() -> None:
         assert _CATALOGUE.content_hash in out
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the FHIR renderer (_reports/_fhir.py) writes neither the guttests version nor "
-    "the catalogue hash",
-)
 def test_fhir_report_names_version_and_catalogue() -> None:
     """The FHIR rendering, like the others, names the guttests version and catalogue hash."""
     panels = guttests.read(FIXTURES / "hl7v2" / "stool_comprehensive.hl7")

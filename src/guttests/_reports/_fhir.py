@@ -226,6 +226,16 @@ def render_fhir(report: Report) -> str:
             "resource": {
                 "resourceType": "DiagnosticReport",
                 "id": "report",
+                # Traceability: the guttests version and the exact range catalogue used.
+                "meta": {
+                    "tag": [
+                        {"system": "urn:guttests:version", "code": report.guttests_version},
+                        {
+                            "system": "urn:guttests:catalogue-sha256",
+                            "code": report.catalogue_hash,
+                        },
+                    ]
+                },
                 "status": "final" if statuses <= _FINAL else "partial",
                 "category": [
                     {"coding": [{"system": _V2_0074, "code": "LAB", "display": "Laboratory"}]}
