@@ -452,7 +452,7 @@ def test_queries(good: Catalogue) -> None:
     assert good.analyte("zonulin") is None
     caveat = good.caveat("calprotectin-not-diagnostic")
     assert caveat is not None
-    assert caveat.citations[0].doi == "10.1097/MPG.0000000000003065"
+    assert caveat.citations[0].doi == "10.1097/MPG.0000000000003046"
     assert good.caveat("nope") is None
     assert good.sources == (str(GOOD),)
     assert good.overridden == ()

@@ -82,7 +82,7 @@ CALPRO_CAVEAT = Caveat(
     citations=(
         Citation(
             text="ESPGHAN 2021, J Pediatr Gastroenterol Nutr 72:617",
-            doi="10.1097/MPG.0000000000003065",
+            doi="10.1097/MPG.0000000000003046",
         ),
     ),
 )

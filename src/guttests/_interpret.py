@@ -14,6 +14,12 @@ lacks, or a censored value that straddles a limit each say so.
 >>> i = interpret(r, catalogue=None)
 >>> i.status, i.flag.value, i.band
 ('interpreted', 'N', 'within range')
+
+Speed: an engine remembers, per catalogue, what does not depend on the value (the
+analyte's caveats, the range chosen for a given analyte, specimen, lab, method, sex
+and age, each range's bands as plain numbers, unit factors), so that a result costs
+a few dictionary look-ups and comparisons. The interpretation objects it builds are
+trusted internal objects and skip pydantic validation (see ``guttests._models.trusted``).
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from ._models import (
     ReferenceRange,
     Result,
     band_gaps,
+    trusted,
 )
 from ._types import InterpretationCode, RangeCategory, ResultStatus, ValueKind
 from ._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue
@@ -47,9 +54,18 @@ if TYPE_CHECKING:
 __all__ = ["RangePolicy", "interpret", "interpret_panel", "interpret_panels"]
 
 _IC = InterpretationCode
+_QUANTITATIVE = ValueKind.QUANTITATIVE
+_QUALITATIVE = ValueKind.QUALITATIVE
+_ORDINAL = ValueKind.ORDINAL
+_INF = math.inf
 
 #: Sentinel meaning "use the shipped catalogue".
 _DEFAULT: Literal["default"] = "default"
+
+#: Entries kept per engine cache before it starts afresh (bounds memory on huge inputs).
+_CACHE_LIMIT = 65536
+#: Compiled ranges hold their range: fewer of them (lab ranges may be one per result).
+_COMPILED_LIMIT = 2048
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +103,8 @@ def interpret(
     reference interpretation and never instead of it; ``collected`` the
     panel's collection time, used when the result has none of its own.
     """
-    cat = _resolve_catalogue(catalogue)
-    return _Engine(cat, optimal, policy).run(result, context or _NO_CONTEXT, collected)
+    engine = _engine(_resolve_catalogue(catalogue), optimal, policy)
+    return engine.run(result, context or _NO_CONTEXT, collected)
 
 
 def interpret_panel(
@@ -99,8 +115,9 @@ def interpret_panel(
     policy: RangePolicy = DEFAULT_POLICY,
 ) -> tuple[Interpretation, ...]:
     """One interpretation per result of ``panel``, in order."""
-    engine = _Engine(_resolve_catalogue(catalogue), optimal, policy)
-    return tuple(engine.run(r, panel.patient, panel.collected) for r in panel.results)
+    engine = _engine(_resolve_catalogue(catalogue), optimal, policy)
+    run, patient, collected = engine.run, panel.patient, panel.collected
+    return tuple([run(r, patient, collected) for r in panel.results])
 
 
 def interpret_panels(
@@ -111,8 +128,8 @@ def interpret_panels(
     policy: RangePolicy = DEFAULT_POLICY,
 ) -> list[tuple[Interpretation, ...]]:
     """Interpretations for each panel, in order."""
-    engine = _Engine(_resolve_catalogue(catalogue), optimal, policy)
-    return [tuple(engine.run(r, p.patient, p.collected) for r in p.results) for p in panels]
+    run = _engine(_resolve_catalogue(catalogue), optimal, policy).run
+    return [tuple([run(r, p.patient, p.collected) for r in p.results]) for p in panels]
 
 
 _NO_CONTEXT = PatientContext()
@@ -126,6 +143,68 @@ def _resolve_catalogue(catalogue: Catalogue | Literal["default"] | None) -> Cata
     return catalogue
 
 
+_ENGINES: dict[tuple[int, int, RangePolicy], _Engine] = {}
+
+
+def _engine(catalogue: Catalogue | None, optimal: Catalogue | None, policy: RangePolicy) -> _Engine:
+    """The engine for these catalogues, reused across calls so that its caches pay off.
+
+    Catalogues are immutable and the engine holds them, so their ids stay theirs.
+    """
+    key = (id(catalogue), id(optimal), policy)
+    engine = _ENGINES.get(key)
+    if engine is None or engine.catalogue is not catalogue or engine.optimal is not optimal:
+        if len(_ENGINES) >= 8:
+            _ENGINES.clear()
+        engine = _ENGINES[key] = _Engine(catalogue, optimal, policy)
+    return engine
+
+
+# --- trusted construction ----------------------------------------------------------------
+# Interpretations are built from values the engine made itself: no validation (see
+# guttests._models.trusted). The interpreted case, the hot path, is written out inline
+# in _Engine.run with the same steps.
+
+_new = object.__new__
+_setattr = object.__setattr__
+
+# Shared, never copied: pydantic copies a frozen model's set before changing it
+# (model_copy), and nothing else changes the set of a frozen model.
+_INTERPRETED_SET = {
+    "result",
+    "status",
+    "analyte",
+    "flag",
+    "band",
+    "range",
+    "range_origin",
+    "value_in_range_unit",
+    "position",
+    "caveats",
+    "optimal",
+    "notes",
+}
+_POSITION_SET = {"fraction", "times_upper_limit", "times_lower_limit"}
+
+
+def _not_interpretable(
+    result: Result,
+    analyte: str | None,
+    caveats: tuple[Caveat, ...],
+    reason: str,
+    notes: tuple[str, ...],
+) -> Interpretation:
+    return trusted(
+        Interpretation,
+        result=result,
+        status="not_interpretable",
+        analyte=analyte,
+        caveats=caveats,
+        reason=reason,
+        notes=notes,
+    )
+
+
 # --- the engine --------------------------------------------------------------------------
 
 
@@ -136,12 +215,68 @@ class _NotInterpretable(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    flag: InterpretationCode
-    band: str | None
-    number: float | None
-    notes: tuple[str, ...] = ()
+_Outcome = tuple[InterpretationCode, str | None, float | None, tuple[str, ...]]
+"""flag, band label, the number placed (in the range's unit), notes."""
+
+_NumericBand = tuple[float, bool, float, bool, InterpretationCode, str]
+
+
+class _Compiled:
+    """A range's bands as plain comparisons and its reference interval, computed once."""
+
+    __slots__ = ("bands", "high", "kind", "low", "range", "unit")
+
+    def __init__(self, rng: ReferenceRange) -> None:
+        self.range = rng  # holds the range: its id() stays a valid cache key
+        self.kind = rng.kind
+        self.unit = rng.unit
+        self.bands: tuple[_NumericBand, ...] = tuple(
+            (
+                -_INF if b.low is None else b.low,
+                b.low_inclusive or b.low is None,
+                _INF if b.high is None else b.high,
+                b.high_inclusive or b.high is None,
+                b.flag,
+                b.label,
+            )
+            for b in rng.bands
+            if not b.terms
+        )
+        self.low, self.high = rng.reference_interval()
+
+
+class _AnalyteInfo:
+    """What the engine needs of one analyte, whatever the value."""
+
+    __slots__ = ("absolute", "caveats", "ref_needs_age", "ref_ranges", "routes")
+
+    def __init__(
+        self,
+        caveats: tuple[Caveat, ...],
+        ref_ranges: tuple[ReferenceRange, ...],
+        absolute: tuple[ReferenceRange, ...],
+    ) -> None:
+        self.caveats = caveats
+        self.ref_ranges = ref_ranges
+        self.ref_needs_age = any(r.applies_to.needs_age for r in ref_ranges)
+        self.absolute = absolute
+        self.routes: dict[tuple[object, ...], _Route] = {}
+        """Range chosen from the catalogue, by specimen, lab, method, sex and age."""
+
+
+_Origin = Literal["lab", "catalogue", "user"]
+_Route = tuple[ReferenceRange, _Origin, tuple[str, ...], "_Compiled", float | str | None]
+"""A catalogue range chosen, its origin and notes, compiled, and the unit factor to it."""
+_LabRoute = tuple[ReferenceRange, "_Compiled", float | str | None]
+_NO_INFO = _AnalyteInfo((), (), ())
+_Pick = tuple[ReferenceRange | None, frozenset[str], int]
+_NOT_KNOWN = object()
+_FINAL = ResultStatus.FINAL
+_UNINTERPRETABLE = frozenset(s for s in ResultStatus if not s.interpretable)
+_STATUS_NOTES: dict[ResultStatus, tuple[str, ...]] = {
+    s: (f"{s.value} result",)
+    for s in (ResultStatus.PRELIMINARY, ResultStatus.CORRECTED, ResultStatus.AMENDED)
+}
 
 
 class _Engine:
@@ -151,105 +286,336 @@ class _Engine:
         self.catalogue = catalogue
         self.optimal = optimal
         self.policy = policy
+        self.prefer_lab = policy.prefer_lab_range
+        self._info: dict[str, _AnalyteInfo] = {}
+        self._picks: dict[tuple[object, ...], _Pick] = {}
+        self._compiled: dict[int, _Compiled] = {}
+        self._lab_routes: dict[tuple[int, str | None], _LabRoute] = {}
+        self._by_name: dict[str | None, Analyte | None] = {}
+        self._factors: dict[tuple[str | None, str | None], float | str] = {}
+        self._origins: dict[str, Literal["lab", "catalogue", "user"]] = {}
+        # the last (context, collection time, age in days): one tuple, replaced whole, so
+        # that threads sharing the engine never pair one context with another's age
+        self._last_age: tuple[object, object, float | None] = (None, None, None)
 
     # -- analyte -------------------------------------------------------------------------
     def analyte_of(self, result: Result) -> Analyte | None:
-        if self.catalogue is None:
+        catalogue = self.catalogue
+        if catalogue is None:
             return None
         if result.analyte:
-            found = self.catalogue.analyte(result.analyte)
+            found = catalogue.analyte(result.analyte)
             if found is not None:
                 return found
-        return self.catalogue.resolve(result.name, result.all_codes())
+        code = result.code
+        codes = result.codes
+        if code is not None:
+            codes = (code, *codes)
+        return catalogue.resolve(result.name, codes)
+
+    def info(self, analyte: Analyte | None) -> _AnalyteInfo:
+        if analyte is None or self.catalogue is None:
+            return _NO_INFO
+        found = self._info.get(analyte.id)
+        if found is not None:
+            return found
+        cat = self.catalogue
+        caveats = tuple(c for c in (cat.caveat(c) for c in analyte.caveats) if c is not None)
+        ranges = cat.ranges_for(analyte.id)
+        absolute = tuple(r for r in ranges if r.category is RangeCategory.ABSOLUTE and r.bands)
+        made = self._info[analyte.id] = _AnalyteInfo(caveats, ranges, absolute)
+        return made
 
     def run(
         self, result: Result, context: PatientContext, collected: date | datetime | None
     ) -> Interpretation:
-        analyte = self.analyte_of(result)
-        caveats = self._caveats(analyte)
-        notes = _status_notes(result.status)
-        base = {
-            "result": result,
-            "analyte": analyte.id if analyte else result.analyte,
-            "caveats": caveats,
-        }
+        # The common case (a number, a range found, units that convert) is written out
+        # inline: this method is the engine's whole per-result cost.
+        cat = self.catalogue
+        analyte: Analyte | None = None
+        if cat is not None:
+            if result.analyte:
+                analyte = cat.analyte(result.analyte)
+            if analyte is None:
+                code = result.code
+                codes = result.codes
+                if code is not None:
+                    analyte = cat.resolve(result.name, (code, *codes))
+                elif codes:
+                    analyte = cat.resolve(result.name, codes)
+                elif result.name in self._by_name:  # (the catalogue's cache, one call less)
+                    analyte = self._by_name[result.name]
+                else:
+                    analyte = cat.resolve(result.name)
+                    if len(self._by_name) >= _CACHE_LIMIT:
+                        self._by_name.clear()
+                    self._by_name[result.name] = analyte
+        if analyte is None:
+            info = _NO_INFO
+            analyte_id = result.analyte
+        else:
+            info = self._info.get(analyte.id) or self.info(analyte)
+            analyte_id = analyte.id
+        caveats = info.caveats
+        status = result.status
+        # (enum members hash slowly: the final status, by far the most common, skips both)
+        notes = () if status is _FINAL else _STATUS_NOTES.get(status, ())
+        value = result.value
+        x: float | None
+        more: tuple[str, ...]
+        band: str | None
         try:
-            if not result.status.interpretable:
+            if status is not _FINAL and status in _UNINTERPRETABLE:
                 raise _NotInterpretable(
-                    f"result status is '{result.status.value}': not interpreted"
+                    f"result status is '{status.value}': not interpreted"
                     + (f" ({result.value_error})" if result.value_error else "")
                 )
-            if result.value is None:
+            if value is None:
                 raise _NotInterpretable(result.value_error or "no value")
-            when = result.collected or collected
-            rng, origin, range_notes = self.choose_range(result, analyte, context, when)
-            notes += range_notes
-            self._check_plausible(result, analyte, rng)
-            outcome = compare(result, rng)
+            rng = result.lab_range
+            unit = result.unit
+            factor: float | str | None
+            if rng is not None and rng.bands and self.prefer_lab:
+                origin: Literal["lab", "catalogue", "user"] = "lab"
+                hit = self._lab_routes.get((id(rng), unit))
+                if hit is None or hit[0] is not rng:
+                    hit = self._lab_route(rng, unit)
+                _, compiled, factor = hit
+            elif rng is None and analyte is not None and not result.lab_range_text:
+                # Catalogue ranges only: the choice depends on nothing but this key.
+                when = result.collected or collected
+                if not info.ref_needs_age:
+                    age: object = None
+                else:
+                    last = self._last_age
+                    if last[0] is context and last[1] is when:
+                        age = last[2]
+                    else:
+                        age = context.age_days_at(when)
+                        self._last_age = (context, when, age)
+                key = (unit, result.specimen, result.lab, result.method, context.sex, age)
+                route = info.routes.get(key)
+                if route is None:
+                    route = self._catalogue_route(result, analyte, info, context, when)
+                    if len(info.routes) >= _CACHE_LIMIT:
+                        info.routes.clear()
+                    info.routes[key] = route
+                rng, origin, range_notes, compiled, factor = route
+                if range_notes:
+                    notes += range_notes
+            else:
+                rng, origin, range_notes = self.choose_range(
+                    result, analyte, info, context, result.collected or collected
+                )
+                if range_notes:
+                    notes += range_notes
+                compiled = self.compiled(rng)
+                factor = None
+            kind = compiled.kind
+            if type(value) is QuantityValue and kind is _QUANTITATIVE:
+                number = value.value
+                if number < 0 or info.absolute:
+                    self._check_plausible(result, info, compiled)
+                if type(factor) is not float:
+                    factor = self.factor(unit, compiled.unit)  # raises the reason, if any
+                x = number * factor
+                if x - x != 0.0:  # inf or nan
+                    _place(x, compiled.bands, value.text)  # raises
+                more = ()
+                for lo, lo_inc, hi, hi_inc, flag, band in compiled.bands:  # noqa: B007 (_place)
+                    if (x > lo or (lo_inc and x == lo)) and (x < hi or (hi_inc and x == hi)):
+                        break
+                else:
+                    flag, band, more = _IC.INDETERMINATE, None, _GAP_NOTES
+            else:
+                self._check_plausible(result, info, compiled)
+                flag, band, x, more = self.compare(result, compiled)
         except _NotInterpretable as exc:
-            return Interpretation(
-                status="not_interpretable", reason=exc.reason, notes=notes, **base
-            )
-        notes += outcome.notes
-        optimal = self._optimal(result, analyte, context, result.collected or collected)
-        return Interpretation(
-            status="interpreted",
-            flag=outcome.flag,
-            band=outcome.band,
-            range=rng,
-            range_origin=origin,
-            value_in_range_unit=outcome.number,
-            position=_position(result, rng, outcome),
-            optimal=optimal,
-            notes=notes,
-            **base,
+            return _not_interpretable(result, analyte_id, caveats, exc.reason, notes)
+        if more:
+            notes += more
+        optimal = (
+            None
+            if self.optimal is None or analyte is None
+            else self._optimal(result, analyte, context, result.collected or collected)
         )
+        position = None
+        if x is not None and kind is _QUANTITATIVE and type(value) is not CensoredValue:
+            low, high = compiled.low, compiled.high
+            position = _new(Position)
+            _setattr(
+                position,
+                "__dict__",
+                {
+                    "fraction": (
+                        (x - low) / (high - low)
+                        if low is not None and high is not None and high > low
+                        else None
+                    ),
+                    "times_upper_limit": x / high if high is not None and high > 0 else None,
+                    "times_lower_limit": x / low if low is not None and low > 0 else None,
+                },
+            )
+            _setattr(position, "__pydantic_fields_set__", _POSITION_SET)
+            _setattr(position, "__pydantic_extra__", None)
+            _setattr(position, "__pydantic_private__", None)
+        interpretation = _new(Interpretation)
+        _setattr(
+            interpretation,
+            "__dict__",
+            {
+                "result": result,
+                "status": "interpreted",
+                "analyte": analyte_id,
+                "flag": flag,
+                "band": band,
+                "range": rng,
+                "range_origin": origin,
+                "value_in_range_unit": x,
+                "position": position,
+                "caveats": caveats,
+                "optimal": optimal,
+                "reason": None,
+                "notes": notes,
+            },
+        )
+        _setattr(interpretation, "__pydantic_fields_set__", _INTERPRETED_SET)
+        _setattr(interpretation, "__pydantic_extra__", None)
+        _setattr(interpretation, "__pydantic_private__", None)
+        return interpretation
 
-    def _caveats(self, analyte: Analyte | None) -> tuple[Caveat, ...]:
-        if analyte is None or self.catalogue is None:
-            return ()
-        found = (self.catalogue.caveat(c) for c in analyte.caveats)
-        return tuple(c for c in found if c is not None)
+    def _lab_route(self, rng: ReferenceRange, unit: str | None) -> _LabRoute:
+        if len(self._lab_routes) >= _COMPILED_LIMIT:
+            self._lab_routes.clear()
+        compiled = self.compiled(rng)
+        route = self._lab_routes[(id(rng), unit)] = (rng, compiled, self._factor_of(unit, compiled))
+        return route
+
+    def _catalogue_route(
+        self,
+        result: Result,
+        analyte: Analyte,
+        info: _AnalyteInfo,
+        context: PatientContext,
+        when: date | datetime | None,
+    ) -> _Route:
+        rng, origin, notes = self.choose_range(result, analyte, info, context, when)
+        compiled = self.compiled(rng)
+        return rng, origin, notes, compiled, self._factor_of(result.unit, compiled)
+
+    def _factor_of(self, unit: str | None, compiled: _Compiled) -> float | str | None:
+        """The factor to the range's unit, or why there is none (quantitative ranges only)."""
+        if compiled.kind is not _QUANTITATIVE:
+            return None
+        try:
+            return self.factor(unit, compiled.unit)
+        except _NotInterpretable as exc:
+            return exc.reason
+
+    def compiled(self, rng: ReferenceRange) -> _Compiled:
+        found = self._compiled.get(id(rng))
+        if found is None or found.range is not rng:
+            if len(self._compiled) >= _COMPILED_LIMIT:
+                self._compiled.clear()
+            found = self._compiled[id(rng)] = _Compiled(rng)
+        return found
 
     # -- range choice --------------------------------------------------------------------
     def choose_range(
         self,
         result: Result,
         analyte: Analyte | None,
+        info: _AnalyteInfo,
         context: PatientContext,
         when: date | datetime | None,
     ) -> tuple[ReferenceRange, Literal["lab", "catalogue", "user"], tuple[str, ...]]:
         notes: tuple[str, ...] = ()
         lab = result.lab_range
-        lab_usable = lab is not None and lab.machine_readable
-        if lab is not None and not lab.machine_readable:
-            notes += (f"the lab's range text {lab.text!r} is not machine-readable",)
-        elif lab is None and result.lab_range_text:
-            notes += (f"the lab's range text {result.lab_range_text!r} is not machine-readable",)
-        if lab_usable and self.policy.prefer_lab_range:
-            assert lab is not None  # narrowed by lab_usable
-            return lab, "lab", notes
+        lab_usable = False
+        if lab is not None:
+            if lab.bands:
+                if self.prefer_lab:
+                    return lab, "lab", notes
+                lab_usable = True
+            else:
+                notes = (f"the lab's range text {lab.text!r} is not machine-readable",)
+        elif result.lab_range_text:
+            notes = (f"the lab's range text {result.lab_range_text!r} is not machine-readable",)
 
-        missing: set[str] = set()
+        missing: frozenset[str] = frozenset()
         chosen: ReferenceRange | None = None
         if analyte is not None and self.catalogue is not None:
-            candidates = self.catalogue.ranges_for(analyte.id)
-            chosen, missing, others = _pick(
-                candidates, RangeCategory.REFERENCE, result, analyte, context, when
+            chosen, missing, others = self._pick(
+                info.ref_ranges,
+                info.ref_needs_age,
+                RangeCategory.REFERENCE,
+                result,
+                analyte,
+                context,
+                when,
             )
             if chosen is not None and others:
                 notes += (f"{others} other catalogue range(s) of equal specificity also apply",)
         if chosen is not None:
-            if lab is not None and lab.machine_readable:
+            if lab_usable:
                 notes += ("catalogue range used by policy; the lab also reported a range",)
-            origin = self.catalogue.range_origin(chosen.id) if self.catalogue else None
-            return chosen, origin or "catalogue", notes
+            return chosen, self._origin(chosen.id), notes
         if lab_usable:
-            assert lab is not None
+            assert lab is not None  # narrowed by lab_usable
             return lab, "lab", notes
         raise _NotInterpretable(self._no_range_reason(result, analyte, missing))
 
-    def _no_range_reason(self, result: Result, analyte: Analyte | None, missing: set[str]) -> str:
+    def _origin(self, range_id: str) -> Literal["lab", "catalogue", "user"]:
+        found = self._origins.get(range_id)
+        if found is None:
+            origin = self.catalogue.range_origin(range_id) if self.catalogue else None
+            found = self._origins[range_id] = origin or "catalogue"
+        return found
+
+    def _pick(
+        self,
+        candidates: tuple[ReferenceRange, ...],
+        needs_age: bool,
+        category: RangeCategory,
+        result: Result,
+        analyte: Analyte,
+        context: PatientContext,
+        when: date | datetime | None,
+    ) -> _Pick:
+        """:func:`_pick`, remembered per range list and the context it depends on."""
+        if not candidates:
+            return None, frozenset(), 0
+        if not needs_age:
+            age: object = None
+        else:
+            last = self._last_age
+            if last[0] is context and last[1] is when:
+                age = last[2]
+            else:
+                age = context.age_days_at(when)
+                self._last_age = (context, when, age)
+        # Only what _pick reads; the candidates tuple belongs to a catalogue the engine
+        # holds, so its id is stable. (Enum members hash slowly: specimen is None mostly.)
+        key = (
+            id(candidates),
+            category is RangeCategory.REFERENCE,
+            result.specimen,
+            result.lab,
+            result.method,
+            context.sex,
+            age,
+        )
+        found = self._picks.get(key)
+        if found is None:
+            if len(self._picks) >= _CACHE_LIMIT:
+                self._picks.clear()
+            chosen, missing, others = _pick(candidates, category, result, analyte, context, when)
+            found = self._picks[key] = (chosen, frozenset(missing), others)
+        return found
+
+    def _no_range_reason(
+        self, result: Result, analyte: Analyte | None, missing: frozenset[str]
+    ) -> str:
         if missing:
             need = " and ".join(sorted(missing))
             name = analyte.name if analyte else result.label
@@ -273,47 +639,43 @@ class _Engine:
             why += f"; the lab's range {lab_text!r} is not machine-readable"
         return why
 
-    def _check_plausible(
-        self, result: Result, analyte: Analyte | None, rng: ReferenceRange
-    ) -> None:
+    def _check_plausible(self, result: Result, info: _AnalyteInfo, compiled: _Compiled) -> None:
         value = result.value
-        if isinstance(value, QuantityValue):
-            number: float | None = value.value
-        elif isinstance(value, CensoredValue):
-            number = value.limit
+        kind = type(value)
+        if kind is QuantityValue:
+            number: float | None = value.value  # type: ignore[union-attr]
+        elif kind is CensoredValue:
+            number = value.limit  # type: ignore[union-attr]
         else:
             return
         if number is None:
             return
-        if number < 0 and rng.kind is ValueKind.QUANTITATIVE:
-            raise _NotInterpretable(f"negative value {value.text!r} is not a valid measurement")
-        if analyte is None or self.catalogue is None:
-            return
-        for absolute in self.catalogue.ranges_for(analyte.id):
-            if absolute.category is not RangeCategory.ABSOLUTE or not absolute.bands:
-                continue
+        if number < 0 and compiled.kind is _QUANTITATIVE:
+            raise _NotInterpretable(f"negative value {value.text!r} is not a valid measurement")  # type: ignore[union-attr]
+        for absolute in info.absolute:
             try:
-                x = number * _factor(result, absolute)
+                x = number * self.factor(result.unit, absolute.unit)
             except _NotInterpretable:
                 continue
             if not any(b.contains(x) for b in absolute.bands):
                 limits = f"{absolute.describe()} {absolute.unit or ''}".strip()
                 raise _NotInterpretable(
-                    f"value {value.text!r} lies outside the plausible limits {limits} "
+                    f"value {value.text!r} lies outside the plausible limits {limits} "  # type: ignore[union-attr]
                     f"({absolute.source.short()}); it is not interpreted"
                 )
 
     def _optimal(
         self,
         result: Result,
-        analyte: Analyte | None,
+        analyte: Analyte,
         context: PatientContext,
         when: date | datetime | None,
     ) -> OptimalAssessment | None:
-        if self.optimal is None or analyte is None:
-            return None
-        chosen, _missing, _ = _pick(
-            self.optimal.ranges_for(analyte.id),
+        assert self.optimal is not None  # checked by the caller
+        candidates = self.optimal.ranges_for(analyte.id)
+        chosen, _missing, _ = self._pick(
+            candidates,
+            any(r.applies_to.needs_age for r in candidates),
             RangeCategory.OPTIMAL,
             result,
             analyte,
@@ -323,22 +685,73 @@ class _Engine:
         if chosen is None:
             return None
         try:
-            outcome = compare(result, chosen)
+            flag, band, number, _notes = self.compare(result, self.compiled(chosen))
         except _NotInterpretable as exc:
             return OptimalAssessment(range=chosen, flag=None, reason=exc.reason)
         low, high = chosen.reference_interval()
         distance = None
-        if outcome.number is not None and low is not None and high is not None and high > low:
-            distance = (outcome.number - (low + high) / 2) * 100 / (high - low)
-        return OptimalAssessment(
-            range=chosen, flag=outcome.flag, band=outcome.band, distance_from_mid=distance
-        )
+        if number is not None and low is not None and high is not None and high > low:
+            distance = (number - (low + high) / 2) * 100 / (high - low)
+        return OptimalAssessment(range=chosen, flag=flag, band=band, distance_from_mid=distance)
 
+    # -- comparison ----------------------------------------------------------------------
+    def factor(self, src: str | None, dst: str | None) -> float:
+        """Factor from the result's unit to the range's unit; never assumed."""
+        key = (src, dst)
+        found = self._factors.get(key)
+        if found is None:
+            if len(self._factors) >= _CACHE_LIMIT:
+                self._factors.clear()
+            try:
+                found = _factor(src, dst)
+            except _NotInterpretable as exc:
+                found = exc.reason
+            self._factors[key] = found
+        if type(found) is str:
+            raise _NotInterpretable(found)
+        return found  # type: ignore[return-value]
 
-def _status_notes(status: ResultStatus) -> tuple[str, ...]:
-    if status in (ResultStatus.PRELIMINARY, ResultStatus.CORRECTED, ResultStatus.AMENDED):
-        return (f"{status.value} result",)
-    return ()
+    def compare(self, result: Result, c: _Compiled) -> _Outcome:
+        """Compare the result's value with one range. Raises _NotInterpretable."""
+        value = result.value
+        kind = c.kind
+        if kind is _QUANTITATIVE and type(value) is QuantityValue:  # the common case
+            return _place(value.value * self.factor(result.unit, c.unit), c.bands, value.text)
+        rng = c.range
+        if kind is _QUALITATIVE:
+            if not isinstance(value, QualitativeValue):
+                raise _NotInterpretable(
+                    f"value {value.text!r} is not a qualitative result; the range expects "  # type: ignore[union-attr]
+                    f"{rng.describe()!r}"
+                )
+            return _compare_qualitative(value, rng)
+        if isinstance(value, QualitativeValue):
+            raise _NotInterpretable(
+                f"qualitative value {value.text!r} cannot be compared with the numeric range "
+                f"{rng.describe()!r}"
+            )
+        if kind is _ORDINAL:
+            if isinstance(value, OrdinalValue):
+                return _place(float(value.value), c.bands, value.text)
+            if (
+                isinstance(value, QuantityValue)
+                and value.value.is_integer()
+                and result.unit is None
+            ):
+                return _place(value.value, c.bands, value.text)
+            raise _NotInterpretable(
+                f"value {value.text!r} is not a class or score; the range is ordinal"  # type: ignore[union-attr]
+            )
+        if isinstance(value, OrdinalValue):
+            raise _NotInterpretable(
+                f"class/score value {value.text!r} cannot be compared with a range in {rng.unit!r}"
+            )
+        factor = self.factor(result.unit, c.unit)
+        if isinstance(value, QuantityValue):
+            return _place(value.value * factor, c.bands, value.text)
+        if isinstance(value, CensoredValue):
+            return _place_censored(value, factor, rng)
+        raise _NotInterpretable("no value")
 
 
 def _pick(
@@ -416,12 +829,8 @@ def _same(expected: str, given: str | None) -> bool:
     return given is not None and expected.casefold().strip() == given.casefold().strip()
 
 
-# --- comparison --------------------------------------------------------------------------
-
-
-def _factor(result: Result, rng: ReferenceRange) -> float:
+def _factor(src: str | None, dst: str | None) -> float:
     """Factor from the result's unit to the range's unit; never assumed."""
-    src, dst = result.unit, rng.unit
     if src == dst or (src is not None and dst is not None and src.strip() == dst.strip()):
         return 1.0
     if dst is None:
@@ -443,50 +852,16 @@ def _factor(result: Result, rng: ReferenceRange) -> float:
     return factor
 
 
-def compare(result: Result, rng: ReferenceRange) -> _Outcome:
-    """Compare the result's value with one range. Raises _NotInterpretable."""
-    value = result.value
-    if rng.kind is ValueKind.QUALITATIVE:
-        if not isinstance(value, QualitativeValue):
-            raise _NotInterpretable(
-                f"value {value.text!r} is not a qualitative result; the range expects "  # type: ignore[union-attr]
-                f"{rng.describe()!r}"
-            )
-        return _compare_qualitative(value, rng)
-    if isinstance(value, QualitativeValue):
-        raise _NotInterpretable(
-            f"qualitative value {value.text!r} cannot be compared with the numeric range "
-            f"{rng.describe()!r}"
-        )
-    if rng.kind is ValueKind.ORDINAL:
-        if isinstance(value, OrdinalValue):
-            return _place(float(value.value), rng.bands, value.text)
-        if isinstance(value, QuantityValue) and value.value.is_integer() and result.unit is None:
-            return _place(value.value, rng.bands, value.text)
-        raise _NotInterpretable(
-            f"value {value.text!r} is not a class or score; the range is ordinal"  # type: ignore[union-attr]
-        )
-    if isinstance(value, OrdinalValue):
-        raise _NotInterpretable(
-            f"class/score value {value.text!r} cannot be compared with a range in {rng.unit!r}"
-        )
-    factor = _factor(result, rng)
-    if isinstance(value, QuantityValue):
-        return _place(value.value * factor, rng.bands, value.text)
-    if isinstance(value, CensoredValue):
-        return _place_censored(value, factor, rng)
-    raise _NotInterpretable("no value")
+_GAP_NOTES = ("the value lies in a gap between the range's bands",)
 
 
-def _place(x: float, bands: Sequence[Band], text: str) -> _Outcome:
-    if not math.isfinite(x):
+def _place(x: float, bands: tuple[_NumericBand, ...], text: str) -> _Outcome:
+    if x - x != 0.0:  # inf or nan
         raise _NotInterpretable(f"value {text!r} is not a finite number after unit conversion")
-    for band in bands:
-        if band.contains(x):
-            return _Outcome(band.flag, band.label, x)
-    return _Outcome(
-        _IC.INDETERMINATE, None, x, ("the value lies in a gap between the range's bands",)
-    )
+    for low, low_inc, high, high_inc, flag, label in bands:
+        if (x > low or (low_inc and x == low)) and (x < high or (high_inc and x == high)):
+            return flag, label, x, ()
+    return _IC.INDETERMINATE, None, x, _GAP_NOTES
 
 
 def _place_censored(value: CensoredValue, factor: float, rng: ReferenceRange) -> _Outcome:
@@ -500,8 +875,8 @@ def _place_censored(value: CensoredValue, factor: float, rng: ReferenceRange) ->
         flags = {b.flag for b in hits}
         if len(flags) == 1:
             band = hits[0]
-            return _Outcome(band.flag, _label(hits), None)
-        return _Outcome(
+            return band.flag, _label(hits), None, ()
+        return (
             _IC.INDETERMINATE,
             None,
             None,
@@ -514,11 +889,11 @@ def _place_censored(value: CensoredValue, factor: float, rng: ReferenceRange) ->
         lo, lo_inc, hi, hi_inc = limit, value.comparator == ">=", math.inf, False
     hits = _bands_touching(rng.bands, lo, lo_inc, hi, hi_inc)
     if not hits:
-        return _Outcome(_IC.INDETERMINATE, None, limit, ("no band covers the censored value",))
+        return _IC.INDETERMINATE, None, limit, ("no band covers the censored value",)
     flags = {b.flag for b in hits}
     if len(flags) == 1 and not _has_gap(rng.bands, lo, hi):
-        return _Outcome(hits[0].flag, _label(hits), limit)
-    return _Outcome(
+        return hits[0].flag, _label(hits), limit, ()
+    return (
         _IC.INDETERMINATE,
         None,
         limit,
@@ -577,41 +952,23 @@ def _has_gap(bands: Sequence[Band], lo: float, hi: float) -> bool:
 def _compare_qualitative(value: QualitativeValue, rng: ReferenceRange) -> _Outcome:
     for band in rng.bands:
         if value.term in band.terms:
-            return _Outcome(band.flag, band.label, None)
+            return band.flag, band.label, None, ()
     expected_negative = any(
         not b.flag.outside_reference and any(t in ("not_detected", "negative") for t in b.terms)
         for b in rng.bands
     )
     if value.polarity == "positive" and expected_negative:
         if value.term in ("detected", "present") or value.term.startswith("grade_") or value.grade:
-            return _Outcome(
-                _IC.DETECTED if value.term in ("detected", "present") else _IC.ABNORMAL, None, None
-            )
+            flag = _IC.DETECTED if value.term in ("detected", "present") else _IC.ABNORMAL
+            return flag, None, None, ()
         if value.term in ("positive", "reactive"):
-            return _Outcome(_IC.POSITIVE, None, None)
-        return _Outcome(_IC.ABNORMAL, None, None)
+            return _IC.POSITIVE, None, None, ()
+        return _IC.ABNORMAL, None, None, ()
     if value.polarity == "equivocal":
-        return _Outcome(_IC.EQUIVOCAL, None, None)
-    return _Outcome(
+        return _IC.EQUIVOCAL, None, None, ()
+    return (
         _IC.INDETERMINATE,
         None,
         None,
         (f"value {value.text!r} is not one of the range's listed results",),
-    )
-
-
-def _position(result: Result, rng: ReferenceRange, outcome: _Outcome) -> Position | None:
-    if outcome.number is None or rng.kind is not ValueKind.QUANTITATIVE:
-        return None
-    if isinstance(result.value, CensoredValue):
-        return None
-    x = outcome.number
-    low, high = rng.reference_interval()
-    fraction = (
-        (x - low) / (high - low) if low is not None and high is not None and high > low else None
-    )
-    return Position(
-        fraction=fraction,
-        times_upper_limit=x / high if high is not None and high > 0 else None,
-        times_lower_limit=x / low if low is not None and low > 0 else None,
     )

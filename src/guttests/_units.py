@@ -18,8 +18,9 @@ False
 >>> is_arbitrary("kUA/L")
 True
 
-The registry (definitions in ``_data/units.txt``) and the UCUM grammar are
-built once, on the first call, never when ``guttests`` is imported. See
+The unit table (definitions in ``_data/units.txt``) and the UCUM grammar are
+built once, on the first call, never when ``guttests`` is imported; the pint
+registry itself is built only when :func:`registry` is called. See
 ``docs/units.md`` for the safety rules and the spellings accepted.
 """
 
@@ -90,7 +91,7 @@ class Unit(BaseModel):
     ('mcg/g', 'ug/g', 'ug/g', False, False)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     text: str
     canonical: str
@@ -161,13 +162,16 @@ class _Spellings:
 
 @dataclass(frozen=True, slots=True)
 class _State:
-    registry: pint.UnitRegistry[Any]
     parser: Lark
     atoms: Mapping[str, str]
     """UCUM atom -> pint name."""
     prefixes: Mapping[str, str]
     """UCUM prefix -> pint prefix name."""
     spellings: _Spellings
+    roots: Mapping[str, _Term]
+    """pint name -> factor and base dimensions, read from the definitions (see _roots)."""
+    prefix_factors: Mapping[str, float]
+    """pint prefix name -> factor."""
 
 
 def _read_data() -> str:
@@ -201,17 +205,65 @@ def _read_spellings(lines: list[str]) -> _Spellings:
 
 @lru_cache(maxsize=1)
 def _state() -> _State:
-    # Imported here so that `import guttests` stays cheap: pint and lark load on first use.
-    import pint
+    # Imported here so that `import guttests` stays cheap: lark loads on first use.
     from lark import Lark
 
     lines = _read_data().splitlines()
-    reg: pint.UnitRegistry[Any] = pint.UnitRegistry(None, on_redefinition="raise")
-    reg.load_definitions(lines)
     atoms = {m["code"]: m["name"] for line in lines if (m := _UCUM_LINE.match(line))}
     prefixes = {m["code"]: m["name"] for line in lines if (m := _PREFIX_LINE.match(line))}
     parser = Lark(_grammar(), start="main_term", strict=True)
-    return _State(reg, parser, atoms, prefixes, _read_spellings(lines))
+    roots, prefix_factors = _roots(lines)
+    return _State(parser, atoms, prefixes, _read_spellings(lines), roots, prefix_factors)
+
+
+@lru_cache(maxsize=1)
+def _registry() -> pint.UnitRegistry[Any]:
+    import pint
+
+    reg: pint.UnitRegistry[Any] = pint.UnitRegistry(None, on_redefinition="raise")
+    reg.load_definitions(_read_data().splitlines())
+    return reg
+
+
+_NUMBER = r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+_BASE_DEF = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<dim>\[\w+\])$")
+_UNIT_DEF = re.compile(
+    rf"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<number>{_NUMBER})"
+    r"(?P<refs>(?:\s*\*\s*[A-Za-z_]\w*(?:\s*\*\*\s*-?[0-9]+)?)*)$"
+)
+_REF = re.compile(r"\*\s*(?P<unit>[A-Za-z_]\w*)(?:\s*\*\*\s*(?P<exp>-?[0-9]+))?")
+_PREFIX_DEF = re.compile(rf"^(?P<name>[A-Za-z]+)-\s*=\s*(?P<number>{_NUMBER})\s*=")
+
+
+def _roots(lines: list[str]) -> tuple[dict[str, _Term], dict[str, float]]:
+    """Each unit's factor and base dimensions, read from its definition line.
+
+    The definitions are resolved to base units (``N = 1000.0 * g * m * s ** -2``), so
+    a unit's factor is its number and its dimensions those of the units it names: what
+    pint computes, without building pint's registry (that takes most of a second, a
+    cold start's largest part). Lines of any other shape are left to pint (see
+    :func:`_atom_term`); a test checks that both give the same for every atom and prefix.
+    """
+    roots: dict[str, _Term] = {}
+    prefixes: dict[str, float] = {}
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if m := _PREFIX_DEF.match(line):
+            prefixes[m["name"]] = float(m["number"])
+        elif m := _BASE_DEF.match(line):
+            roots[m["name"]] = _Term(1.0, ((m["dim"], 1),))
+        elif m := _UNIT_DEF.match(line):
+            term = _Term(float(m["number"]), ())
+            for ref in _REF.finditer(m["refs"]):
+                known = roots.get(ref["unit"])
+                if known is None:
+                    break
+                term = term.times(known.power(int(ref["exp"] or 1)))
+            else:
+                roots[m["name"]] = _Term(term.factor, term.dims)
+    return roots, prefixes
 
 
 def _grammar() -> str:
@@ -254,7 +306,7 @@ def registry() -> pint.UnitRegistry[Any]:
     >>> registry() is registry()
     True
     """
-    return _state().registry
+    return _registry()
 
 
 # --- parsing ---------------------------------------------------------------------------
@@ -274,7 +326,21 @@ class _Node:
 
 
 def _atom_term(state: _State, prefix: str | None, atom: str) -> _Term:
-    reg = state.registry
+    name = state.atoms[atom]
+    root = state.roots.get(name)
+    prefix_name = state.prefixes[prefix] if prefix is not None else None
+    if root is not None and (prefix_name is None or prefix_name in state.prefix_factors):
+        factor = root.factor
+        if prefix_name is not None:
+            factor = state.prefix_factors[prefix_name] * factor
+        gross = tuple((k, max(v, 0), max(-v, 0)) for k, v in root.dims if k in _KINDS)
+        return _Term(factor, root.dims, gross)
+    return _pint_atom_term(state, prefix, atom)
+
+
+def _pint_atom_term(state: _State, prefix: str | None, atom: str) -> _Term:
+    """The same as :func:`_atom_term`, computed by pint."""
+    reg = _registry()
     name = state.atoms[atom]
     if prefix is not None:
         name = state.prefixes[prefix] + name

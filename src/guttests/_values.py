@@ -43,7 +43,7 @@ Comparator = Literal["<", "<=", ">", ">="]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class QuantityValue(_Frozen):
@@ -262,7 +262,7 @@ def parse_value(text: str, *, decimal_comma: bool = False) -> Value:
     return _parse_value_cached(text, decimal_comma)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
     s = " ".join(text.strip().split())
     if not s:

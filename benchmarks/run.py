@@ -1,0 +1,565 @@
+"""guttests benchmark suite: each figure beside a baseline measured in the same run.
+
+Run from the repository root::
+
+    python benchmarks/run.py            # full: about 5-10 minutes on 2 cores
+    python benchmarks/run.py --quick    # about 2-3 minutes: smaller inputs, 200k instead of 1M
+    python benchmarks/run.py --only hl7,fhir
+
+Rows (see docs/performance.md for the goals):
+
+* ``hl7``: HL7 v2 ORU^R01 (20 OBX per message) read + interpreted + one JSON record per
+  result (``result_record`` serialised with orjson, as ``guttests batch`` writes it),
+  against ``hl7.parse`` of the same messages and nothing else;
+* ``fhir``: the same pipeline on FHIR R4 NDJSON Observations, against
+  ``fhir.resources`` R4B ``Observation.model_validate`` alone (on dicts parsed beforehand);
+* ``interpret``: already-read numeric results with unit conversion, against a naive loop
+  creating a pint Quantity and calling ``.to()`` per result;
+* ``cold_start``: ``python -m guttests report --example --format text`` in a fresh
+  process, against ``python -c "import pint; pint.UnitRegistry()"``;
+* ``batch_rss`` and ``growth``: ``python -m guttests batch`` on 10k, 100k and 1M
+  results (200k with ``--quick``): peak RSS of the process, and CPU time per result of
+  the same pipeline run in this process.
+
+Each timed run of guttests starts with its per-value caches empty (parsed values and
+units), as a fresh process would: otherwise repeats over one input find every value
+parsed already. Timing: the CPU time of the process doing the work (``time.process_time`` in this
+process, ``wait4`` rusage for child processes), best of several repeats, ours and the
+baseline's interleaved, so that other load on a shared machine weighs on both alike.
+Wall-clock times are recorded too. Inputs come from a seeded generator
+(``benchmarks/inputs.py``). A JSON record of the run goes to ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import inputs  # noqa: E402  (benchmarks/inputs.py, next to this file)
+
+PYTHON = sys.executable
+ROWS = ("interpret", "hl7", "fhir", "cold_start", "batch")
+
+
+# --- measuring ------------------------------------------------------------------------------
+
+
+def best_of(runs: dict[str, Callable[[], int]], repeats: int) -> dict[str, tuple[float, int]]:
+    """CPU seconds (best of ``repeats``, interleaved) and the count each run returned."""
+    best: dict[str, tuple[float, int]] = {name: (float("inf"), 0) for name in runs}
+    for _ in range(repeats):
+        for name, fn in runs.items():
+            start = time.process_time()
+            count = fn()
+            elapsed = time.process_time() - start
+            if elapsed < best[name][0]:
+                best[name] = (elapsed, count)
+    return best
+
+
+# Runs ``python -m guttests ARGS`` and reports the peak RSS of that process since exec. The
+# rusage of a child (ru_maxrss) would include the moments after fork, when the child is a
+# copy of this process, which holds the inputs of the other rows.
+_PEAK_RSS = """
+import atexit, runpy, sys
+def _peak():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    sys.stderr.write("PEAK_RSS_KB " + line.split()[1] + "\\n")
+    except OSError:
+        pass
+atexit.register(_peak)
+sys.argv = ["guttests", *sys.argv[1:]]
+runpy.run_module("guttests", run_name="__main__", alter_sys=True)
+"""
+
+
+class Child:
+    """A finished child process: wall and CPU seconds, peak RSS, exit status, stderr."""
+
+    def __init__(self, argv: list[str], stdout: IO[bytes] | int = subprocess.DEVNULL) -> None:
+        start = time.perf_counter()
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(argv, stdout=stdout, stderr=err)
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            self.wall = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            err.seek(0)
+            self.stderr = err.read().decode("utf-8", "replace")
+        self.returncode = proc.returncode
+        self.cpu = usage.ru_utime + usage.ru_stime
+        self.max_rss_mb = usage.ru_maxrss / 1024  # KiB on Linux; includes the fork's copy
+        for line in self.stderr.splitlines():
+            if line.startswith("PEAK_RSS_KB "):
+                self.max_rss_mb = int(line.split()[1]) / 1024
+
+
+class Sink(io.RawIOBase):
+    """A binary output that counts bytes and keeps none."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.count += len(b)
+        return len(b)
+
+
+def reset_value_caches() -> None:
+    """Empty guttests' per-value caches (parsed values, units, names), as in a fresh process.
+
+    Repeated runs over one input would otherwise find every value already parsed: a hit
+    rate no real batch has, and one that depends on the input's size. Whatever is built
+    once per process (the unit table, the shipped catalogue) is kept.
+    """
+    for name, module in list(sys.modules.items()):
+        if name.startswith("guttests"):
+            for obj in list(vars(module).values()):
+                if (
+                    isinstance(obj, functools._lru_cache_wrapper)
+                    and (obj.cache_parameters()["maxsize"] or 0) > 1
+                ):
+                    obj.cache_clear()
+
+
+def pipeline(source: Any, fmt: str, out: IO[bytes] | Sink) -> int:
+    """Read, interpret and write one JSON line per result: what ``guttests batch`` does."""
+    import orjson
+
+    from guttests._catalogue import Catalogue
+    from guttests._interpret import interpret_panel
+    from guttests._readers import iter_panels
+    from guttests._reports import result_record
+
+    catalogue = Catalogue.default()
+    dumps = orjson.dumps
+    total = 0
+    panels = iter_panels(source, fmt, max_bytes=None, max_results=None)  # type: ignore[arg-type]
+    for index, panel in enumerate(panels):
+        lines = [
+            dumps(result_record(interp, panel=panel, panel_index=index))
+            for interp in interpret_panel(panel, catalogue=catalogue)
+        ]
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
+        total += len(lines)
+    return total
+
+
+# --- rows ---------------------------------------------------------------------------------
+
+
+def row(
+    name: str,
+    what: str,
+    unit: str,
+    ours: float | None,
+    baseline: float | None,
+    goal: str,
+    met: bool | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    ratio = ours / baseline if ours is not None and baseline else None
+    return {
+        "row": name,
+        "what": what,
+        "unit": unit,
+        "ours": ours,
+        "baseline": baseline,
+        "ratio": ratio,
+        "goal": goal,
+        "met": met,
+        **extra,
+    }
+
+
+def bench_interpret(quick: bool) -> list[dict[str, Any]]:
+    import pint
+
+    from guttests._catalogue import Catalogue
+    from guttests._interpret import interpret_panel
+    from guttests._models import Age, Panel, PatientContext, Provenance, Result
+    from guttests._range_text import parse_range_text
+    from guttests._values import parse_value
+
+    n = 20_000 if quick else 100_000
+    rows = inputs.numeric_rows(n)
+    ureg: pint.UnitRegistry[Any] = pint.UnitRegistry()
+    catalogue = Catalogue.default()
+    patient = PatientContext(sex="female", age=Age(value=42))
+    results = [
+        Result(
+            name=name,
+            value_text=str(value),
+            value=parse_value(str(value)),
+            unit=unit,
+            lab_range=parse_range_text(text, unit=rng_unit) if text else None,
+            lab_range_text=text,
+            provenance=Provenance(location=f"row {i + 2}"),
+        )
+        for i, (name, unit, value, text, rng_unit) in enumerate(rows)
+    ]
+    panels = [Panel(patient=patient, results=tuple(results[i : i + 20])) for i in range(0, n, 20)]
+    naive_n = n // 10  # the naive loop is slow: a tenth of the results is plenty
+
+    def naive() -> int:
+        out = [ureg.Quantity(v, u).to(to).magnitude for _, u, v, _, to in rows[:naive_n]]
+        return len(out)
+
+    def ours() -> int:
+        count = 0
+        for panel in panels:
+            count += len(interpret_panel(panel, catalogue=catalogue))
+        return count
+
+    # Correctness of what is timed: every result interpreted, against the expected range.
+    interps = [i for p in panels[:5] for i in interpret_panel(p, catalogue=catalogue)]
+    assert all(i.interpreted for i in interps), [i.reason for i in interps if not i.interpreted]
+    ours()  # warm: units parsed, catalogue indexes and range choices cached
+    naive()
+    t = best_of({"naive": naive, "ours": ours}, repeats=3 if quick else 5)
+    naive_rate = t["naive"][1] / t["naive"][0]
+    our_rate = t["ours"][1] / t["ours"][0]
+    return [
+        row(
+            "interpret",
+            f"interpret {n:,} read numeric results with unit conversion (catalogue and lab "
+            "ranges), one process",
+            "results/s",
+            our_rate,
+            naive_rate,
+            ">= 20x and >= 200,000 results/s",
+            our_rate / naive_rate >= 20 and our_rate >= 200_000,
+            baseline_name="pint Quantity(v, unit).to(range unit) per result",
+            results=n,
+        )
+    ]
+
+
+def bench_hl7(quick: bool) -> list[dict[str, Any]]:
+    import hl7  # type: ignore[import-untyped]
+
+    n = 500 if quick else 2500
+    messages = inputs.hl7_messages(n)
+    text = "".join(messages)
+    obx = 20 * n
+
+    def baseline() -> int:
+        for m in messages:
+            hl7.parse(m)
+        return obx
+
+    def ours() -> int:
+        reset_value_caches()
+        return pipeline(io.StringIO(text, newline=""), "hl7v2", Sink())
+
+    assert ours() == obx
+    t = best_of({"hl7.parse": baseline, "ours": ours}, repeats=3 if quick else 5)
+    base, mine = obx / t["hl7.parse"][0], obx / t["ours"][0]
+    return [
+        row(
+            "hl7",
+            f"HL7 v2 ORU^R01, {n:,} messages x 20 OBX: read + interpret + JSON out",
+            "OBX/s",
+            mine,
+            base,
+            ">= 2x",
+            mine / base >= 2,
+            baseline_name="hl7.parse of the same messages",
+            input_mb=len(text) / 1e6,
+        )
+    ]
+
+
+def bench_fhir(quick: bool) -> list[dict[str, Any]]:
+    import orjson
+    from fhir.resources.R4B.observation import Observation
+
+    n = 2000 if quick else 10_000
+    resources = inputs.fhir_observations(n)
+    ndjson = "".join(orjson.dumps(r).decode() + "\n" for r in resources)
+    dicts = [orjson.loads(line) for line in ndjson.splitlines()]
+
+    def baseline() -> int:
+        return len([Observation.model_validate(d) for d in dicts])
+
+    def ours() -> int:
+        reset_value_caches()
+        return pipeline(io.StringIO(ndjson), "fhir", Sink())
+
+    assert ours() == n
+    t = best_of({"fhir.resources": baseline, "ours": ours}, repeats=3 if quick else 5)
+    base, mine = n / t["fhir.resources"][0], n / t["ours"][0]
+    return [
+        row(
+            "fhir",
+            f"FHIR R4 NDJSON, {n:,} Observations: read + interpret + JSON out",
+            "resources/s",
+            mine,
+            base,
+            ">= 10x",
+            mine / base >= 10,
+            baseline_name="fhir.resources R4B Observation.model_validate alone",
+        )
+    ]
+
+
+def _cli_note(child: Child) -> str:
+    lines = [line for line in child.stderr.strip().splitlines() if line.strip()]
+    return f"exit {child.returncode}: {lines[-1] if lines else '(no message)'}"
+
+
+def bench_cold_start(quick: bool) -> list[dict[str, Any]]:
+    ours_argv = [PYTHON, "-m", "guttests", "report", "--example", "--format", "text"]
+    base_argv = [PYTHON, "-c", "import pint; pint.UnitRegistry()"]
+    probe = Child(ours_argv)
+    if probe.returncode != 0:
+        return [skipped("cold_start", "guttests report --example --format text", _cli_note(probe))]
+    wall = {"ours": float("inf"), "pint": float("inf")}
+    cpu = dict(wall)
+    for _ in range(3 if quick else 7):
+        for name, argv in (("ours", ours_argv), ("pint", base_argv)):
+            child = Child(argv)
+            wall[name] = min(wall[name], child.wall)
+            cpu[name] = min(cpu[name], child.cpu)
+    return [
+        row(
+            "cold_start",
+            "guttests report --example --format text, fresh process (best wall time)",
+            "s",
+            wall["ours"],
+            wall["pint"],
+            "<= 1.0x",
+            wall["ours"] <= wall["pint"],
+            baseline_name='python -c "import pint; pint.UnitRegistry()"',
+            cpu_ours=cpu["ours"],
+            cpu_baseline=cpu["pint"],
+            cpu_ratio=cpu["ours"] / cpu["pint"],
+        )
+    ]
+
+
+def skipped(name: str, what: str, note: str) -> dict[str, Any]:
+    return row(name, what, "", None, None, "", None, skipped=note)
+
+
+def _write_hl7(path: Path, results: int) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        for chunk in inputs.iter_hl7_chunks(results):
+            f.write(chunk)
+
+
+def bench_batch(quick: bool, sizes: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    sizes = list(sizes or ((10_000, 100_000, 200_000) if quick else (10_000, 100_000, 1_000_000)))
+    out: list[dict[str, Any]] = []
+    rss: dict[int, float] = {}
+    cli_note: str | None = None
+    with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
+        files = {size: Path(tmp) / f"in-{size}.hl7" for size in sizes}
+        for size, path in files.items():
+            _write_hl7(path, size)
+        # peak RSS: the real command, a fresh process per size
+        for size, src in files.items():
+            dst = Path(tmp) / "out.ndjson"
+            child = Child([PYTHON, "-c", _PEAK_RSS, "batch", str(src), "-o", str(dst), "-q"])
+            if child.returncode != 0:
+                cli_note = _cli_note(child)
+                break
+            with dst.open("rb") as f:
+                lines = sum(1 for _ in f)
+            assert lines == size, (lines, size)
+            dst.unlink()
+            rss[size] = child.max_rss_mb
+            out.append(
+                row(
+                    f"batch_rss_{size}",
+                    f"guttests batch, {size:,} HL7 results: peak RSS",
+                    "MB",
+                    child.max_rss_mb,
+                    None,
+                    "<= 150 MB",
+                    child.max_rss_mb <= 150,
+                    cpu_s=child.cpu,
+                    wall_s=child.wall,
+                )
+            )
+        # growth: the same pipeline in this process, CPU time per result, sizes interleaved,
+        # best of the same number of rounds for every size (a best of more runs is lower)
+        with files[sizes[0]].open(encoding="utf-8", newline="") as f:
+            pipeline(f, "hl7v2", Sink())  # warm: imports, catalogue, unit table, caches
+        per_result: dict[int, float] = {size: float("inf") for size in sizes}
+        for _ in range(2):
+            for size, src in files.items():
+                reset_value_caches()
+                start = time.process_time()
+                with src.open(encoding="utf-8", newline="") as f:
+                    got = pipeline(f, "hl7v2", Sink())
+                per_result[size] = min(per_result[size], (time.process_time() - start) / size)
+                assert got == size, (got, size)
+    if cli_note is not None:
+        out.append(skipped("batch_rss", "guttests batch: peak RSS", cli_note))
+    if len(rss) > 1:
+        # the smallest size is left out: caches (bounded) fill up during the first 100k
+        steady = {s: v for s, v in rss.items() if s >= 100_000}
+        if len(steady) < 2:
+            steady = rss
+        lo, hi = min(steady.values()), max(steady.values())
+        out.append(
+            row(
+                "batch_rss_constant",
+                "peak RSS, largest / smallest over "
+                + ", ".join(f"{s:,}" for s in steady)
+                + " results",
+                "x",
+                hi / lo,
+                None,
+                "constant in input size (<= 1.2x)",
+                hi / lo <= 1.2,
+                rss_mb={str(s): v for s, v in rss.items()},
+            )
+        )
+    first = per_result[sizes[0]]
+    worst = max(abs(v / first - 1) for v in per_result.values())
+    out.append(
+        row(
+            "growth",
+            "CPU time per result, HL7 read + interpret + JSON, at "
+            + ", ".join(f"{s:,}" for s in sizes)
+            + " results (largest deviation from the smallest size)",
+            "us/result",
+            per_result[sizes[-1]] * 1e6,
+            first * 1e6,
+            "linear: within +-20 %",
+            worst <= 0.2,
+            us_per_result={str(s): v * 1e6 for s, v in per_result.items()},
+            deviation=worst,
+        )
+    )
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average": load,
+    }
+
+
+def _fmt(x: float | None, unit: str) -> str:
+    if x is None:
+        return "-"
+    if unit in ("s", "x"):
+        return f"{x:.2f}"
+    if unit in ("MB", "us/result"):
+        return f"{x:.1f}"
+    return f"{x:,.0f}"
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        if r.get("skipped"):
+            print(f"- {r['row']}: SKIPPED ({r['skipped']})")
+            continue
+        verdict = {True: "met", False: "NOT met", None: ""}[r["met"]]
+        line = f"- {r['row']}: {r['what']}\n    ours {_fmt(r['ours'], r['unit'])} {r['unit']}"
+        if r["baseline"] is not None:
+            line += f"; baseline {_fmt(r['baseline'], r['unit'])} {r['unit']}"
+            line += f" ({r.get('baseline_name', 'baseline')})" if "baseline_name" in r else ""
+            line += f"; ratio {r['ratio']:.2f}x"
+        line += f"; goal {r['goal']}: {verdict}"
+        if "cpu_ratio" in r:
+            line += (
+                f"\n    CPU: ours {r['cpu_ours']:.2f} s, baseline {r['cpu_baseline']:.2f} s, "
+                f"ratio {r['cpu_ratio']:.2f}x"
+            )
+        if "us_per_result" in r:
+            line += "\n    per size: " + ", ".join(
+                f"{int(k):,}: {v:.1f} us" for k, v in r["us_per_result"].items()
+            )
+        print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller inputs, 200k not 1M")
+    parser.add_argument("--only", default=",".join(ROWS), help=f"comma-separated: {ROWS}")
+    parser.add_argument("--out", type=Path, default=HERE / "results", help="JSON record dir")
+    args = parser.parse_args(argv)
+    only = [x.strip() for x in args.only.split(",") if x.strip()]
+    unknown = set(only) - set(ROWS)
+    if unknown:
+        parser.error(f"unknown rows {sorted(unknown)}; choose from {ROWS}")
+    info = machine()
+    print(
+        f"guttests benchmarks ({'quick' if args.quick else 'full'}): {info['nproc']} CPUs, "
+        f"{info['cpu']}, Python {info['python']}, load {info['load_average']}",
+        flush=True,
+    )
+    benches: dict[str, Callable[[bool], list[dict[str, Any]]]] = {
+        "interpret": bench_interpret,
+        "hl7": bench_hl7,
+        "fhir": bench_fhir,
+        "cold_start": bench_cold_start,
+        "batch": bench_batch,
+    }
+    rows: list[dict[str, Any]] = []
+    for name in only:
+        started = time.perf_counter()
+        got = benches[name](args.quick)
+        print_rows(got)
+        print(f"    ({time.perf_counter() - started:.0f} s)", flush=True)
+        rows += got
+    from guttests import __version__
+
+    record = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "guttests_version": __version__,
+        "machine": info,
+        "rows": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = args.out / f"{stamp}-{record['mode']}.json"
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    print(f"written {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
