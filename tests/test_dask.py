@@ -146,8 +146,13 @@ def test_catalogue_is_scattered_once_to_each_worker(
     client.wait_for_workers(2, timeout=60)
     cat = Catalogue.default()
     out = interpret_dask(dd.read_parquet(dataset), client=client, catalogue=cat)
-    holders = client.who_has()
-    cat_keys = [k for k, v in holders.items() if len(v) == 2]
+    # A worker restarted by an earlier test may still be joining: allow it a moment.
+    deadline = time.monotonic() + 20
+    cat_keys: list[object] = []
+    while not cat_keys and time.monotonic() < deadline:
+        cat_keys = [k for k, v in client.who_has().items() if len(v) == 2]
+        if not cat_keys:
+            time.sleep(0.2)
     assert cat_keys, "the catalogue is held by both workers"
     assert len(out.compute()) == 1200
 
