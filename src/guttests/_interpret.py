@@ -384,15 +384,7 @@ class _Engine:
             elif rng is None and analyte is not None and not result.lab_range_text:
                 # Catalogue ranges only: the choice depends on nothing but this key.
                 when = result.collected or collected
-                if not info.ref_needs_age:
-                    age: object = None
-                else:
-                    last = self._last_age
-                    if last[0] is context and last[1] is when:
-                        age = last[2]
-                    else:
-                        age = context.age_days_at(when)
-                        self._last_age = (context, when, age)
+                age = self._age_at(context, when) if info.ref_needs_age else None
                 key = (unit, result.specimen, result.lab, result.method, context.sex, age)
                 route = info.routes.get(key)
                 if route is None:
@@ -572,6 +564,15 @@ class _Engine:
             found = self._origins[range_id] = origin or "catalogue"
         return found
 
+    def _age_at(self, context: PatientContext, when: date | datetime | None) -> float | None:
+        """Age in days at collection, remembered for the last (context, time) asked."""
+        last = self._last_age
+        if last[0] is context and last[1] is when:
+            return last[2]
+        age = context.age_days_at(when)
+        self._last_age = (context, when, age)
+        return age
+
     def _pick(
         self,
         candidates: tuple[ReferenceRange, ...],
@@ -585,15 +586,7 @@ class _Engine:
         """:func:`_pick`, remembered per range list and the context it depends on."""
         if not candidates:
             return None, frozenset(), 0
-        if not needs_age:
-            age: object = None
-        else:
-            last = self._last_age
-            if last[0] is context and last[1] is when:
-                age = last[2]
-            else:
-                age = context.age_days_at(when)
-                self._last_age = (context, when, age)
+        age = self._age_at(context, when) if needs_age else None
         # Only what _pick reads; the candidates tuple belongs to a catalogue the engine
         # holds, so its id is stable. (Enum members hash slowly: specimen is None mostly.)
         key = (
