@@ -299,20 +299,6 @@ class _Engine:
         self._last_age: tuple[object, object, float | None] = (None, None, None)
 
     # -- analyte -------------------------------------------------------------------------
-    def analyte_of(self, result: Result) -> Analyte | None:
-        catalogue = self.catalogue
-        if catalogue is None:
-            return None
-        if result.analyte:
-            found = catalogue.analyte(result.analyte)
-            if found is not None:
-                return found
-        code = result.code
-        codes = result.codes
-        if code is not None:
-            codes = (code, *codes)
-        return catalogue.resolve(result.name, codes)
-
     def info(self, analyte: Analyte | None) -> _AnalyteInfo:
         if analyte is None or self.catalogue is None:
             return _NO_INFO
