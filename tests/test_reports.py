@@ -646,7 +646,8 @@ def test_markdown_tables(outputs: dict[str, str]) -> None:
     """Markdown has one table per panel with every row."""
     md = outputs["md"]
     tables = [line for line in md.splitlines() if line.startswith("|---")]
-    assert len(tables) == 3 + 1 + 3  # panels, not interpreted, serial series
+    assert len(tables) == 3 + 1 + 1 + 3  # panels, notes, not interpreted, serial series
+    assert "## Notes on results" in md
     assert "## Results not interpreted" in md
 
 

@@ -335,3 +335,14 @@ def test_any_text_parses_or_raises_unit_error(text: str) -> None:
     except UnitError as err:
         named = err.text
     assert named == text
+
+
+def test_factor_out_of_float_range_is_a_unit_error() -> None:
+    """A unit whose factor under- or overflows (u14: a dalton to the 14th) raises UnitError.
+
+    Found by tests/fuzz/test_fuzz_ranges.py::test_units_arbitrary_text (ZeroDivisionError).
+    """
+    from guttests import UnitError, convert
+
+    with pytest.raises(UnitError, match="out of the range"):
+        convert(1.0, "t14", "u14")

@@ -27,6 +27,7 @@ registry itself is built only when :func:`registry` is called. See
 from __future__ import annotations
 
 import importlib.util
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -517,7 +518,15 @@ def conversion_factor(from_unit: str, to_unit: str) -> float:
             to_unit=to_unit,
             hint=_hint(a, b),
         )
-    factor = a.term.factor / b.term.factor
+    fa, fb = a.term.factor, b.term.factor
+    factor = fa / fb if fb and math.isfinite(fa) and math.isfinite(fb) else math.nan
+    if not (math.isfinite(factor) and factor > 0):
+        # e.g. 'u14' (a dalton to the 14th power) underflows to 0: no usable factor
+        raise UnitError(
+            "conversion factor out of the range of floating-point numbers",
+            unit=from_unit,
+            to_unit=to_unit,
+        )
     if _is_special(a.term) and factor != 1.0:
         raise UnitError(
             "non-linear (offset or logarithmic) units are not converted",

@@ -164,6 +164,11 @@ def _not_interpreted(report: Report) -> list[ResultRow]:
     return [r for r in report.rows if r.status == "not_interpretable"]
 
 
+def _noted(report: Report) -> list[ResultRow]:
+    """Interpreted rows that carry notes (status labels, range-choice remarks)."""
+    return [r for r in report.rows if r.status == "interpreted" and r.notes]
+
+
 def _where(row: ResultRow) -> str:
     return ", ".join(x for x in (row.source.file, row.source.location) if x)
 
@@ -233,6 +238,16 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         for c in report.caveats:
             out += textwrap.wrap(
                 t(f"{', '.join(c.analytes)}: {c.text} ({'; '.join(c.citations)})"),
+                100,
+                initial_indent="- ",
+                subsequent_indent="  ",
+            )
+    noted = _noted(report)
+    if noted:
+        out += ["", t(label("result_notes")), "-" * len(label("result_notes"))]
+        for r in noted:
+            out += textwrap.wrap(
+                t(f'{r.display_name} "{r.value}": {"; ".join(r.notes)} ({_where(r)})'),
                 100,
                 initial_indent="- ",
                 subsequent_indent="  ",
@@ -311,6 +326,13 @@ def render_markdown(report: Report) -> str:
             f"- **{e(', '.join(c.analytes))}:** {e(c.text)} ({e('; '.join(c.citations))})"
             for c in report.caveats
         ]
+    noted = _noted(report)
+    if noted:
+        out += ["", f"## {e(label('result_notes'))}", ""]
+        out += _md_table(
+            [label("analyte"), label("result"), label("result_notes"), label("source")],
+            [[r.display_name, r.value, "; ".join(r.notes), _where(r)] for r in noted],
+        )
     bad = _not_interpreted(report)
     if bad:
         out += ["", f"## {e(label('not_interpreted'))}", ""]
