@@ -9,13 +9,19 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 # `ci` (default): enough examples to find real bugs while the suite stays within a few
-# minutes on 2 cores. `thorough`: for longer local runs (HYPOTHESIS_PROFILE=thorough).
+# minutes on 2 cores, derandomized so that a CI run is reproducible (the same inputs every
+# run); `random` is the same size with fresh inputs each run, and `thorough` is for longer
+# local runs (HYPOTHESIS_PROFILE=thorough) — new failures found there become regression tests.
 settings.register_profile(
     "ci",
     max_examples=60,
+    derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     print_blob=True,
+)
+settings.register_profile(
+    "random", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("thorough", max_examples=2000, deadline=None, print_blob=True)
 settings.register_profile("dev", max_examples=20, deadline=None)
