@@ -233,35 +233,24 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         for s in report.sources:
             line = _source_line(s.ref, s.source, s.origin, s.applies_to, s.category)
             out += textwrap.wrap(t(line), 100, subsequent_indent="    ")
-    if report.caveats:
-        out += ["", t(label("caveats")), "-" * len(label("caveats"))]
-        for c in report.caveats:
-            out += textwrap.wrap(
-                t(f"{', '.join(c.analytes)}: {c.text} ({'; '.join(c.citations)})"),
-                100,
-                initial_indent="- ",
-                subsequent_indent="  ",
-            )
-    noted = _noted(report)
-    if noted:
-        out += ["", t(label("result_notes")), "-" * len(label("result_notes"))]
-        for r in noted:
-            out += textwrap.wrap(
-                t(f'{r.display_name} "{r.value}": {"; ".join(r.notes)} ({_where(r)})'),
-                100,
-                initial_indent="- ",
-                subsequent_indent="  ",
-            )
-    bad = _not_interpreted(report)
-    if bad:
-        out += ["", t(label("not_interpreted")), "-" * len(label("not_interpreted"))]
-        for r in bad:
-            out += textwrap.wrap(
-                t(f'{r.display_name} "{r.value}": {r.reason or ""} ({_where(r)})'),
-                100,
-                initial_indent="- ",
-                subsequent_indent="  ",
-            )
+    out += _section(
+        label("caveats"),
+        [f"{', '.join(c.analytes)}: {c.text} ({'; '.join(c.citations)})" for c in report.caveats],
+    )
+    out += _section(
+        label("result_notes"),
+        [
+            f'{r.display_name} "{r.value}": {"; ".join(r.notes)} ({_where(r)})'
+            for r in _noted(report)
+        ],
+    )
+    out += _section(
+        label("not_interpreted"),
+        [
+            f'{r.display_name} "{r.value}": {r.reason or ""} ({_where(r)})'
+            for r in _not_interpreted(report)
+        ],
+    )
     if report.serial:
         out += ["", t(label("serial")), "-" * len(label("serial"))]
         for series in report.serial:
@@ -275,6 +264,16 @@ def render_text(report: Report, *, colour: bool = False) -> str:
                 out += textwrap.wrap(t(note), 100)
     out += ["", *textwrap.wrap(t(report.disclaimer), 100)]
     return "\n".join(out) + "\n"
+
+
+def _section(title: str, items: Sequence[str]) -> list[str]:
+    """A titled list of wrapped '- ' items, or nothing when there are no items."""
+    if not items:
+        return []
+    out = ["", ascii_text(title), "-" * len(title)]
+    for item in items:
+        out += textwrap.wrap(ascii_text(item), 100, initial_indent="- ", subsequent_indent="  ")
+    return out
 
 
 def _colourise(line: str) -> str:
