@@ -14,7 +14,7 @@ EXPECTED = {
     "parse_value", "parse_range_text", "parse_unit", "convert", "Unit",
     "QuantityValue", "CensoredValue", "QualitativeValue", "OrdinalValue",
     # models
-    "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Interpretation",
+    "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Identifier", "Interpretation",
     "OptimalAssessment", "Panel", "PatientContext", "Position", "Provenance", "ReferenceRange",
     "Result",
     # enums

@@ -38,6 +38,7 @@ __all__ = [
     "Caveat",
     "Citation",
     "Coding",
+    "Identifier",
     "Interpretation",
     "OptimalAssessment",
     "Panel",
@@ -472,6 +473,30 @@ class Coding(Frozen):
         return self.system in (LOINC_SYSTEM, "LN", "LOINC")
 
 
+class Identifier(Frozen):
+    """An identifier as the input gave it (a patient's MRN, an observation's filler number).
+
+    ``system`` is a URI, and only when the input gave one (FHIR ``Identifier.system``) or a
+    configured mapping supplied it; ``assigner`` is the assigning authority as the input named
+    it (HL7 v2 CX.4, FHIR ``Identifier.assigner.display``); ``type`` is the identifier type
+    code (HL7 v2 CX.5, FHIR ``Identifier.type``, e.g. ``MR``). Two identifiers with the same
+    value under different systems or assigners are different identities.
+
+    >>> Identifier(value="123", assigner="HOSPA").key == Identifier(value="123", assigner="HOSPB").key
+    False
+    """
+
+    value: str
+    system: str | None = None
+    assigner: str | None = None
+    type: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What makes this identifier one identity: system, assigner and value."""
+        return (self.system or "", self.assigner or "", self.value)
+
+
 class Provenance(Frozen):
     """Where a result came from: the file and the place inside it.
 
@@ -482,6 +507,9 @@ class Provenance(Frozen):
     source: str | None = None
     location: str
     format: str | None = None
+    source_id: str | None = None
+    """The source's own id for this observation (FHIR ``Observation.id``); identifying
+    data, left out of de-identified output."""
 
     def describe(self) -> str:
         return ", ".join(p for p in (self.source, self.location) if p)
@@ -491,6 +519,8 @@ class PatientContext(Frozen):
     """Patient facts that range choice needs, as the input gave them."""
 
     patient_id: str | None = None
+    identifiers: tuple[Identifier, ...] = ()
+    """Every identifier the input gave, with its system or assigning authority."""
     name: str | None = None
     sex: Sex | None = None
     birth_date: date | None = None
@@ -509,7 +539,7 @@ class PatientContext(Frozen):
 
     def deidentified(self) -> PatientContext:
         """The same context without name and identifiers."""
-        return self.model_copy(update={"patient_id": None, "name": None})
+        return self.model_copy(update={"patient_id": None, "identifiers": (), "name": None})
 
 
 class Result(Frozen):
@@ -538,6 +568,9 @@ class Result(Frozen):
     method: str | None = None
     status: ResultStatus = ResultStatus.FINAL
     provenance: Provenance
+    identifiers: tuple[Identifier, ...] = ()
+    """The source's identifiers for this observation (FHIR ``Observation.identifier``;
+    HL7 v2 filler order number with the OBX set id), kept so an EHR can match results back."""
     panel: str | None = None
     """Panel (order) name this result belongs to."""
 
