@@ -516,7 +516,7 @@ class _Engine:
                     return lab, "lab", notes
                 lab_usable = True
             else:
-                notes = (f"the lab's range text {lab.text!r} is not machine-readable",)
+                notes = (_unreadable(lab.text, lab.note),)
         elif result.lab_range_text:
             notes = (f"the lab's range text {result.lab_range_text!r} is not machine-readable",)
 
@@ -602,6 +602,7 @@ class _Engine:
                 f"the reference range for {name} depends on {need}, which the input does not give"
             )
         lab_text = (result.lab_range.text if result.lab_range else None) or result.lab_range_text
+        lab_why = _unreadable(lab_text, result.lab_range.note if result.lab_range else None)
         if analyte is None:
             reason = f"analyte {result.label!r} is not in the catalogue"
             if self.catalogue is not None and result.name:
@@ -609,13 +610,13 @@ class _Engine:
                 if close:
                     reason += f" (closest known: {', '.join(close)})"
             if lab_text:
-                return reason + f"; the lab's range {lab_text!r} is not machine-readable"
+                return reason + "; " + lab_why
             return reason + " and the lab gave no reference range"
         why = f"no reference range applies to this {analyte.name} result"
         if analyte.note:
             why += f": {analyte.note}"
         if lab_text:
-            why += f"; the lab's range {lab_text!r} is not machine-readable"
+            why += "; " + lab_why
         return why
 
     def _check_plausible(self, result: Result, info: _AnalyteInfo, compiled: _Compiled) -> None:
@@ -829,6 +830,16 @@ def _factor(src: str | None, dst: str | None) -> float:
             f"unit {src!r} cannot be compared with the range's unit {dst!r}: {exc.message}"
         ) from None
     return factor
+
+
+_TEXT_ONLY_NOTE = "range given as text; not machine-readable"
+
+
+def _unreadable(text: str | None, note: str | None) -> str:
+    """Why the lab's range text was not used: its own problem when the reader named one."""
+    if note and note != _TEXT_ONLY_NOTE:
+        return f"the lab's range text {text!r} is not used: {note}"
+    return f"the lab's range text {text!r} is not machine-readable"
 
 
 _GAP_NOTES = ("the value lies in a gap between the range's bands",)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import math
 from datetime import date, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticUndefined
@@ -28,7 +28,7 @@ from ._types import (
     Specimen,
     ValueKind,
 )
-from ._values import Value
+from ._values import Value, value_text_problem
 
 __all__ = [
     "Age",
@@ -94,7 +94,10 @@ def trusted(cls: type[_M], /, **values: Any) -> _M:
 
 
 def _trusted_layout(cls: type[BaseModel]) -> tuple[dict[str, Any], frozenset[str]]:
-    if cls.__pydantic_decorators__.model_validators or cls.__pydantic_decorators__.validators:
+    checks = cls.__pydantic_decorators__
+    if (checks.model_validators or checks.validators) and not getattr(
+        cls, "_trusted_callers_check", False
+    ):
         raise TypeError(f"{cls.__name__} has validators: build it the ordinary way")
     if cls.__private_attributes__:
         raise TypeError(f"{cls.__name__} has private attributes: build it the ordinary way")
@@ -585,6 +588,19 @@ class Result(Frozen):
 
     def all_codes(self) -> tuple[Coding, ...]:
         return ((self.code,) if self.code else ()) + self.codes
+
+    _trusted_callers_check: ClassVar[bool] = True
+    """:func:`trusted` may build a Result: its callers (readers) derive ``value`` from
+    ``value_text`` (``value_or_error``, ``coded_value``), all the check below asks."""
+
+    @model_validator(mode="after")
+    def _value_agrees_with_text(self) -> Result:
+        # A parsed value that says something else than the text it came from would be
+        # interpreted silently wrong: value_text="180" with value 20 is refused.
+        problem = value_text_problem(self.value_text, self.value)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class Panel(Frozen):

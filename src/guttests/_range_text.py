@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from ._errors import RangeError, UnitError, ValueParseError
 from ._models import Applicability, Band, Citation, ReferenceRange
 from ._types import InterpretationCode, RangeCategory, ValueKind
 from ._values import parse_number, qualitative_term, term_polarity
@@ -27,7 +28,8 @@ from ._values import parse_number, qualitative_term, term_polarity
 __all__ = ["lab_range", "parse_range_text"]
 
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_INTERVAL = re.compile(rf"^(?P<lo>{_NUM})\s*(?:-|–|—|to|\.\.)\s*(?P<hi>{_NUM})$", re.IGNORECASE)
+# "70_105": the interval as the HL7 v2.4 standard itself writes it in OBX-7
+_INTERVAL = re.compile(rf"^(?P<lo>{_NUM})\s*(?:-|–|—|to|\.\.|_)\s*(?P<hi>{_NUM})$", re.IGNORECASE)
 _ONE_SIDED = re.compile(
     rf"^(?P<c><\s*or\s*=|>\s*or\s*=|<=|>=|=<|=>|≤|≥|<|>)\s*(?P<n>{_NUM})$", re.IGNORECASE
 )
@@ -117,27 +119,84 @@ def parse_range_text(text: str, *, unit: str | None, lab: str | None = None) -> 
 @lru_cache(maxsize=16384)
 def _parse_cached(text: str, unit: str | None, lab: str | None) -> ReferenceRange:
     s = " ".join(text.strip().split())
-    if unit and s.endswith(unit) and len(s) > len(unit):
-        # "20-48 ng/mL": the unit repeated after the numbers, exactly as on the result
-        s = s[: -len(unit)].strip()
+    s, range_unit, problem = _split_unit(s, unit)
+    if problem is not None:
+        return _text_only(text, unit, lab, note=problem)
     s = s.strip("()[] ")
 
     m = _INTERVAL.match(s)
     if m:
-        lo, hi = parse_number(m.group("lo")), parse_number(m.group("hi"))
+        lo, hi = _bound(m.group("lo"), text), _bound(m.group("hi"), text)
         if lo <= hi:
-            return lab_range(lo, hi, unit=unit, text=text, lab=lab)
-        return _text_only(text, unit, lab, note="inverted interval")
+            return lab_range(lo, hi, unit=range_unit, text=text, lab=lab)
+        return _text_only(
+            text,
+            unit,
+            lab,
+            note=f"inverted interval: low {m.group('lo')} is above high {m.group('hi')}",
+        )
 
     m = _ONE_SIDED.match(s)
     if m:
         cmp = _CMP[re.sub(r"\s+", "", m.group("c").lower()).replace("or", "")]
-        n = parse_number(m.group("n"))
+        n = _bound(m.group("n"), text)
         if cmp in ("<", "<="):
-            return lab_range(None, n, unit=unit, text=text, lab=lab, high_inclusive=cmp == "<=")
-        return lab_range(n, None, unit=unit, text=text, lab=lab, low_inclusive=cmp == ">=")
+            return lab_range(
+                None, n, unit=range_unit, text=text, lab=lab, high_inclusive=cmp == "<="
+            )
+        return lab_range(n, None, unit=range_unit, text=text, lab=lab, low_inclusive=cmp == ">=")
 
     return _qualitative(s, text, unit, lab)
+
+
+_TAIL = re.compile(rf"^(?P<head>.*?{_NUM})\s+(?P<unit>(?:[^\s\d.+-]|10[*^])\S*)$")
+"""A number followed by one separate token: the candidate unit of ``20-48 ng/mL``."""
+
+
+def _split_unit(s: str, unit: str | None) -> tuple[str, str | None, str | None]:
+    """The range text without its unit, the unit the bounds are in, and a problem.
+
+    A unit is stripped only as a separate token that parses as a unit (``20-48 ng/mL``),
+    or, glued to the last number, only when it is exactly the result's unit and cannot
+    be part of a number (``10-20%``): ``<0.031`` with unit ``1`` stays ``<0.031``. A
+    range unit spelled differently from the result's is kept, so the engine converts
+    the value when that is safe and says the units differ when it is not.
+    """
+    if unit:
+        if s.endswith(" " + unit):
+            return s[: -len(unit)].rstrip(), unit, None
+        if (
+            len(s) > len(unit)
+            and s.endswith(unit)
+            and s[-len(unit) - 1].isdigit()
+            and not _NUMBER_CHAR.match(unit)
+        ):
+            return s[: -len(unit)], unit, None
+    m = _TAIL.match(s)
+    if m is None:
+        return s, unit, None
+    token = m.group("unit")
+    from ._units import parse_unit
+
+    try:
+        parse_unit(token)
+    except UnitError:
+        return s, unit, None  # not a unit: the text is read (or kept) as it is
+    if unit is not None and token == unit.strip():
+        return m.group("head"), unit, None
+    return m.group("head"), token, None
+
+
+_NUMBER_CHAR = re.compile(r"[\d.eE+-]")
+
+
+def _bound(number: str, text: str) -> float:
+    try:
+        return parse_number(number)
+    except ValueParseError:
+        raise RangeError(
+            "range bound is not a finite number", text=text if len(text) <= 80 else text[:80]
+        ) from None
 
 
 def _qualitative(s: str, text: str, unit: str | None, lab: str | None) -> ReferenceRange:

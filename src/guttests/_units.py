@@ -380,11 +380,16 @@ def _walk(state: _State, node: Tree[Token] | Token) -> _Node:
         if _is_number(ch[0]):
             raise UnitError("a number cannot carry an exponent", hint="write 10*3 for a thousand")
         inner = _walk(state, ch[0])
-        exp = int(str(ch[1]))
+        raw_exp = str(ch[1])
+        if len(raw_exp.lstrip("+-").lstrip("0")) > 3:
+            raise UnitError("exponent out of range")
+        exp = int(raw_exp)
         return _Node(inner.term.power(exp), f"{inner.text}{exp}", False)
     # simple_unit: FACTOR | ATOM | PREFIX ATOM
     tokens = [str(t) for t in ch]
     if len(tokens) == 1 and tokens[0].isdigit():
+        if len(tokens[0]) > 400:
+            raise UnitError("number out of range")
         return _Node(_Term(float(int(tokens[0])), ()), tokens[0], False)
     prefix, atom = (None, tokens[0]) if len(tokens) == 1 else (tokens[0], tokens[1])
     written = (prefix or "") + atom
@@ -421,6 +426,9 @@ def _lab_to_ucum(state: _State, text: str) -> str | None:
         p = part.strip()
         scale = _SCALE.match(p)
         if scale:
+            if len(scale["e"].lstrip("+-").lstrip("0")) > 3:
+                # beyond any float (and beyond int()'s 4300-digit limit): no unit
+                raise UnitError("power of ten out of range", text=text)
             exp = int(scale["e"])
             rest = scale["rest"].strip()
             p = f"10*{exp}"

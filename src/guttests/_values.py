@@ -133,6 +133,12 @@ _TERMS: dict[str, tuple[QualitativePolarity, int | None]] = {
     "abnormal": ("positive", None),
     "reactive": ("positive", None),
     "nonreactive": ("negative", None),
+    "weakly_positive": ("positive", None),
+    "inconclusive": ("equivocal", None),
+    # stool culture: a named organism isolated or not; normal flora means none isolated
+    "isolated": ("positive", None),
+    "not_isolated": ("negative", 0),
+    "normal_flora": ("negative", None),
 }
 
 _SPELLINGS: dict[str, str] = {
@@ -178,7 +184,20 @@ _SPELLINGS: dict[str, str] = {
     "nonreactive": "nonreactive",
     "non-reactive": "nonreactive",
     "non reactive": "nonreactive",
+    "weakly positive": "weakly_positive",
+    "weak positive": "weakly_positive",
+    "inconclusive": "inconclusive",
+    "in range": "inside_range",
+    "isolated": "isolated",
+    "not isolated": "not_isolated",
+    "none isolated": "not_isolated",
+    "normal flora": "normal_flora",
+    "normal fecal flora": "normal_flora",
+    "normal faecal flora": "normal_flora",
 }
+
+# SNOMED CT fully specified names end in their semantic tag: "Detected (qualifier value)".
+_QUALIFIER_SUFFIX = re.compile(r"\s*\(qualifier value\)$", re.IGNORECASE)
 
 # --- numbers -----------------------------------------------------------------------------
 _NUM = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
@@ -186,7 +205,9 @@ _SCI = re.compile(
     rf"^(?P<m>{_NUM})"
     r"(?:"
     r"[eE](?P<e1>[+-]?\d+)"  # 1.2e5, 3.4E+06
-    r"|\s*[xX×*]\s*10\s*(?:\^|\*\*|[eE])?\s*\(?(?P<e2>[+-]?\d+)\)?"  # 3.4 x 10^6, 3.4x10E6
+    # 3.4 x 10^6, 3.4x10E6, 3.4 x 10(6): the exponent needs its operator or brackets, so
+    # "2 x 100" is never read as 2 x 10^0 (a dropped factor)
+    r"|\s*[xX×*]\s*10\s*(?:(?:\^|\*\*|[eE])\s*\(?(?P<e2>[+-]?\d+)\)?|\(\s*(?P<e3>[+-]?\d+)\s*\))"
     r")?$"
 )
 _POW10 = re.compile(r"^10\s*(?:\^|\*\*|[eE])\s*(?P<e>[+-]?\d+)$")  # 10^6 alone
@@ -226,24 +247,39 @@ def parse_number(text: str) -> float:
     return number
 
 
+def _exponent(text: str) -> int | None:
+    """A decimal exponent, or ``None`` beyond +-400 (no finite double needs more).
+
+    Checked on the digits before ``int()``: Python refuses integers of more than
+    4300 digits with a bare ``ValueError``.
+    """
+    digits = text.lstrip("+-").lstrip("0")
+    if len(digits) > 3:
+        return None
+    exp = int(text)
+    return exp if abs(exp) <= 400 else None
+
+
 def _parse_number(s: str) -> float | None:
     m = _SCI.match(s)
     if m:
-        exp = m.group("e1") or m.group("e2")
-        if exp is None:
+        raw = m.group("e1") or m.group("e2") or m.group("e3")
+        if raw is None:
             value = float(m.group("m"))
-        elif abs(int(exp)) > 400:
-            return None
         else:
+            exp = _exponent(raw)
+            if exp is None:
+                return None
             # float() of the e-notation rounds once, exactly as IEEE parsing does
-            value = float(f"{m.group('m')}e{int(exp)}")
+            value = float(f"{m.group('m')}e{exp}")
     else:
         m = _POW10.match(s)
         if not m:
             return None
-        if abs(int(m.group("e"))) > 400:
+        exp = _exponent(m.group("e"))
+        if exp is None:
             return None
-        value = float(f"1e{int(m.group('e'))}")
+        value = float(f"1e{exp}")
     return value if math.isfinite(value) else None
 
 
@@ -313,11 +349,49 @@ def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
     if m:
         return OrdinalValue(text=text, scale="score", value=int(m.group("n")))
 
-    canonical = _SPELLINGS.get(s.lower().rstrip("."))
+    canonical = _SPELLINGS.get(_QUALIFIER_SUFFIX.sub("", s).lower().rstrip("."))
     if canonical is not None:
         polarity, term_grade = _TERMS[canonical]
         return QualitativeValue(text=text, term=canonical, polarity=polarity, grade=term_grade)
     raise ValueParseError("not a lab value", text=text)
+
+
+def value_text_problem(value_text: str, value: Value | None) -> str | None:
+    """Why ``value`` cannot be the value read from ``value_text``, or ``None`` if it can.
+
+    The value must have been read from the text: its ``text`` is the whole text, or the
+    text's first word(s) before a unit (``50 ug/g``). A number, limit or class must be
+    the one the value's own text gives (``text='180', value=20`` is refused).
+
+    >>> value_text_problem("180", parse_value("20"))
+    "value_text '180' is not the text the value was read from ('20')"
+    >>> value_text_problem("50 ug/g", parse_value("50")) is None
+    True
+    """
+    if value is None:
+        return None
+    vt = value.text
+    if vt != value_text and not (
+        value_text.startswith(vt) and value_text[len(vt) : len(vt) + 1].isspace()
+    ):
+        return (
+            f"value_text {_short(value_text)!r} is not the text the value was read from "
+            f"({_short(vt)!r})"
+        )
+    if type(value) is QualitativeValue:
+        return None  # a coded value's term comes from its code; readers check code and text
+    for decimal_comma in (False, True):
+        try:
+            again = parse_value(vt, decimal_comma=decimal_comma)
+        except ValueParseError:
+            continue
+        if again == value:
+            return None
+    return f"value {value!r} is not what its text {_short(vt)!r} says"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= 40 else text[:40] + "…"
 
 
 def _looks_numeric(s: str) -> bool:
@@ -330,7 +404,7 @@ def qualitative_term(text: str) -> str | None:
     >>> qualitative_term("None Detected")
     'not_detected'
     """
-    s = " ".join(text.strip().split()).lower().rstrip(".")
+    s = _QUALIFIER_SUFFIX.sub("", " ".join(text.strip().split())).lower().rstrip(".")
     m = _PLUS_GRADE.match(s)
     if m:
         return f"grade_{m.group('a') or m.group('b')}"

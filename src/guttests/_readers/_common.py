@@ -13,18 +13,25 @@ these functions; a text that does not name exactly one thing maps to ``None``
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib.resources import files
 from types import MappingProxyType
 
 from .._errors import ValueParseError
 from .._types import ResultStatus, Sex, Specimen
-from .._values import Value, parse_value
+from .._values import QualitativeValue, Value, parse_value, term_polarity
 
 __all__ = [
     "MAX_VALUE_CHARS",
     "SEX_WORDS",
     "SPECIMEN_WORDS",
     "STATUS_WORDS",
+    "CodedEntry",
+    "coded_entry",
+    "coded_value",
     "sex_from_text",
     "specimen_from_text",
     "specimen_in_text",
@@ -166,3 +173,88 @@ def value_or_error(text: str, *, decimal_comma: bool = False) -> tuple[Value | N
         return parse_value(text, decimal_comma=decimal_comma), None
     except ValueParseError as exc:
         return None, str(exc)
+
+
+# --- coded qualitative results (one table for every reader) ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CodedEntry:
+    """One code of ``_data/coded_values.toml``: a result term, or a yes/no answer."""
+
+    table: str
+    code: str
+    display: str
+    term: str | None
+    """Canonical term of :func:`~guttests.parse_value`; ``None`` for an answer (table 0136)."""
+
+
+@cache
+def _coded_table() -> tuple[dict[str, str], dict[tuple[str, str], CodedEntry]]:
+    data = tomllib.loads(
+        (files("guttests") / "_data" / "coded_values.toml").read_text(encoding="utf-8")
+    )
+    systems = {name.casefold(): table for table, names in data["systems"].items() for name in names}
+    entries: dict[tuple[str, str], CodedEntry] = {}
+    for table in data["systems"]:
+        for code, entry in data.get(table, {}).items():
+            term = None if entry.get("answer") else entry["term"]
+            if term is not None:
+                term_polarity(term)  # a term parse_value does not know is a data error
+            entries[(table, code)] = CodedEntry(table, code, entry["display"], term)
+    return systems, entries
+
+
+def coded_entry(system: str | None, code: str | None) -> CodedEntry | None:
+    """The table's entry for a code under a system (URI or HL7 v2 name), else ``None``.
+
+    >>> coded_entry("SCT", "260415000").term, coded_entry("http://snomed.info/sct", "1")
+    ('not_detected', None)
+    """
+    if not system or not code:
+        return None
+    systems, entries = _coded_table()
+    table = systems.get(system.strip().casefold())
+    return None if table is None else entries.get((table, code.strip()))
+
+
+@lru_cache(maxsize=4096)
+def coded_value(system: str | None, code: str | None, text: str) -> tuple[Value | None, str | None]:
+    """The value of a coded result (HL7 CWE/CE, FHIR CodeableConcept), or why there is none.
+
+    ``text`` is the text sent with the code (CWE.2, ``CodeableConcept.text`` or the
+    display), or the code itself when no text came. A code in the table gives its term;
+    a text that says something else is never guessed between:
+
+    >>> coded_value("SCT", "260373001", "Detected")[0].term
+    'detected'
+    >>> coded_value("SCT", "260373001", "Not detected")[1]
+    "code 260373001 (SCT: Detected) contradicts its text 'Not detected'"
+
+    A code not in the table leaves the text to :func:`value_or_error`.
+    """
+    entry = coded_entry(system, code)
+    if entry is None:
+        return value_or_error(text)
+    where = f"{code} ({system}: {entry.display})"
+    if entry.term is None:
+        return None, (
+            f"code {where} is a yes/no answer (HL7 table 0136), not a lab result; "
+            "it is not read as positive or negative"
+        )
+    coded = _term_value(text or entry.display, entry.term)
+    if not text or text.strip() == entry.code:
+        return coded, None
+    said, _ = value_or_error(text)
+    if said is None:
+        return coded, None  # the text is no value word: the code says what the result is
+    if not isinstance(said, QualitativeValue) or said.term != entry.term:
+        return None, f"code {where} contradicts its text {text!r}"
+    return said, None
+
+
+def _term_value(text: str, term: str) -> QualitativeValue:
+    polarity = term_polarity(term)
+    said = parse_value(term.replace("_", " ")) if not term.startswith("grade_") else None
+    grade = said.grade if isinstance(said, QualitativeValue) else None
+    return QualitativeValue(text=text, term=term, polarity=polarity, grade=grade)

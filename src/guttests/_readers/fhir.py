@@ -110,8 +110,15 @@ from .._models import (
 )
 from .._range_text import lab_range, parse_range_text
 from .._types import ResultStatus, Sex, Specimen
-from .._values import CensoredValue, Comparator, QuantityValue, Value, parse_value
-from ._common import sex_from_text, specimen_in_text, status_from_text, value_or_error
+from .._values import CensoredValue, Comparator, QuantityValue, Value
+from ._common import (
+    coded_entry,
+    coded_value,
+    sex_from_text,
+    specimen_in_text,
+    status_from_text,
+    value_or_error,
+)
 
 __all__ = ["iter_panels", "read_fhir"]
 
@@ -132,13 +139,6 @@ _INTERPRETATION_SYSTEMS = frozenset(
 _GENDER_SYSTEM = "http://hl7.org/fhir/administrative-gender"
 
 _COMPARATORS = frozenset({"<", "<=", ">=", ">"})
-# SNOMED CT qualifier values used as coded lab results.
-_SNOMED_TERMS = {
-    "260373001": "Detected",
-    "260415000": "Not detected",
-    "10828004": "Positive",
-    "260385009": "Negative",
-}
 _SNOMED_SEX: dict[str, Sex] = {"248153007": "male", "248152002": "female"}
 _REFERENCE_TYPES = frozenset({"normal", "recommended"})
 _AGE_UNITS = {
@@ -871,26 +871,21 @@ def _censored(text: str, comparator: Comparator, limit: float) -> CensoredValue:
 def _coded(cc: object) -> _Read:
     if not isinstance(cc, dict):
         return _error(_raw_text(cc), "valueCodeableConcept is not an object")
-    term = None
+    # One table of coded results for every reader (guttests/_data/coded_values.toml).
+    found = None
     for c in _list(cc, "coding"):
-        code = _str(c, "code")
-        if c.get("system") == _SNOMED and code in _SNOMED_TERMS:
-            term = _SNOMED_TERMS[code]
+        system, code = _str(c, "system"), _str(c, "code")
+        entry = coded_entry(system, code)
+        if entry is not None:
+            found = (system, code, entry.display)
             break
-    text = _concept_name(cc) or term or _concept_code(cc)
+    text = _concept_name(cc) or (found[2] if found else None) or _concept_code(cc)
     if text is None:
         return _Read("", None, "no value: valueCodeableConcept has no text or coding", None)
-    if term is None:
+    if found is None:
         return _parsed(text, None)
-    coded = parse_value(term)
-    if text == term:
-        return _Read(text, coded, None, None)
-    said, _ = value_or_error(text)
-    if said is None:
-        return _Read(text, coded.model_copy(update={"text": text}), None, None)
-    if said.kind != coded.kind or getattr(said, "term", None) != getattr(coded, "term", None):
-        return _error(text, f"text contradicts its SNOMED CT code ({term})")
-    return _Read(text, said, None, None)
+    value, error = coded_value(found[0], found[1], text)
+    return _Read(text, value, error, None)
 
 
 def _compound_text(key: str, raw: object) -> str:

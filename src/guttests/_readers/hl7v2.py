@@ -70,7 +70,14 @@ from .._models import (
 from .._range_text import parse_range_text
 from .._types import ResultStatus, Specimen
 from .._values import Value
-from ._common import sex_from_text, specimen_from_text, specimens_in_text, value_or_error
+from ._common import (
+    coded_entry,
+    coded_value,
+    sex_from_text,
+    specimen_from_text,
+    specimens_in_text,
+    value_or_error,
+)
 
 __all__ = [
     "Encoding",
@@ -496,8 +503,14 @@ def _obx_value(vt: str, raw: str, enc: Encoding) -> tuple[str, Value | None, str
     if vt == "SN":
         return _sn_value(rep, enc)
     if vt in _CODED_TYPES:
-        comps = rep.split(enc.component)
-        text = _first_nonempty(comps, (1, 0, 4, 3), enc)
+        comps = [unescape(c, enc).strip() for c in rep.split(enc.component)[:6]]
+        comps += [""] * (6 - len(comps))
+        text = next((comps[i] for i in (1, 0, 4, 3) if comps[i]), "")
+        # The code is read, not only the text (SNOMED CT qualifier values and the like):
+        # the primary coding first, else the alternate one (CWE.4-6).
+        for code, system in ((comps[0], comps[2]), (comps[3], comps[5])):
+            if coded_entry(system, code) is not None:
+                return (text, *coded_value(system, code, text))
         return (text, *_parse(text))
     text = unescape(rep, enc)
     return text, None, f"OBX-2 value type {vt!r} is not a lab value guttests reads"
@@ -591,6 +604,30 @@ def _lab_range(text: str, unit: str | None, lab: str | None) -> ReferenceRange |
         return parse_range_text(text, unit=unit, lab=lab)
     except GuttestsError:
         return None
+
+
+def _range_field(
+    raw: str, unit: str | None, lab: str | None, enc: Encoding
+) -> ReferenceRange | None:
+    """OBX-7 as a range. Plain text goes to :func:`parse_range_text`; components are read
+    only in the numeric-range form low^high (HL7 NR), each bound exactly as written."""
+    if enc.component not in raw:
+        return _lab_range(unescape(raw, enc).strip(), unit, lab)
+    text = unescape(raw, enc).strip()
+    comps = [unescape(c, enc).strip() for c in raw.split(enc.component)]
+    low, high, rest = comps[0], comps[1], [c for c in comps[2:] if c]
+    if rest or not (low or high):
+        return _text_range(text, unit, lab, "range components are not in the low^high form")
+    spelled = f"{low}-{high}" if low and high else f">={low}" if low else f"<={high}"
+    rng = _lab_range(spelled, unit, lab)
+    if rng is None or not rng.bands:
+        return _text_range(text, unit, lab, "range components are not two numbers (low^high)")
+    return rng.model_copy(update={"text": text, "id": f"lab:{text}"})
+
+
+def _text_range(text: str, unit: str | None, lab: str | None, note: str) -> ReferenceRange | None:
+    rng = _lab_range(text, unit, lab)
+    return None if rng is None else rng.model_copy(update={"note": note, "bands": ()})
 
 
 # --- specimens and patients --------------------------------------------------------------
@@ -763,7 +800,7 @@ def _result(
         "value": value,
         "value_error": value_error,
         "unit": unit,
-        "lab_range": _lab_range(range_text, unit, lab) if range_text else None,
+        "lab_range": _range_field(fields[7], unit, lab, enc) if range_text else None,
         "lab_range_text": range_text,
         "lab_flags": _flags(fields[8], enc) if n > 8 else (),
         "specimen": group.specimen,
