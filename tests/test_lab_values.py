@@ -3,6 +3,7 @@ coded qualitative results read from their codes, huge numbers refused with typed
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,47 @@ def test_fhir_value_codeable_concept_uses_the_table() -> None:
 def test_huge_numbers_raise_typed_errors(call: object, error: type[GuttestsError]) -> None:
     with pytest.raises(error):
         call()  # type: ignore[operator]
+
+
+# --- §3 the lab's own flag -------------------------------------------------------------------
+
+
+def test_cwe_flag_is_stored_as_its_code_with_the_text_kept() -> None:
+    results = [r for p in guttests.read(FIXTURES / "lab_flags.hl7") for r in p.results]
+    assert results[0].lab_flags == ("A",)
+    assert results[0].lab_flag_texts == ("Abnormal",)
+    assert results[2].lab_flags == ("N",)
+    assert results[2].lab_flag_texts == ()
+    assert results[3].lab_flags == ("H", "A")
+
+
+def test_flag_texts_pair_with_flags() -> None:
+    with pytest.raises(ValidationError, match="one text per lab flag"):
+        Result(lab_flags=("A", "H"), lab_flag_texts=("Abnormal",), provenance=_P)
+
+
+def test_disagreeing_flags_are_noted_in_every_format() -> None:
+    its = _interpretations("lab_flags.hl7")
+    # A (abnormal) and guttests' H agree; N and N agree
+    assert not [n for n in its[0].notes if "lab flagged" in n]
+    assert not [n for n in its[1].notes if "lab flagged" in n]
+    note = "the lab flagged this result N (normal); guttests' comparison gives H (High)"
+    assert note in its[2].notes
+    assert "the lab flagged this result H (high); guttests' comparison gives L (Low)" in (
+        its[3].notes
+    )
+    panels = guttests.read(FIXTURES / "lab_flags.hl7")
+    report = guttests.build_report(
+        panels,
+        [guttests.interpret_panel(p) for p in panels],
+        catalogue_hash="test",
+        version=guttests.__version__,
+    )
+    for fmt in ("text", "md", "html", "json", "fhir"):
+        out = guttests.render(report, fmt)
+        assert "guttests' comparison gives H (High)" in out.replace("&#39;", "'"), fmt
+    # the lab's own flag beside guttests' flag (the text table wraps its cells)
+    assert "| H (High) (lab flags: N) |" in guttests.render(report, "md")
+    text = guttests.render(report, "text")
+    assert "L (Low) (lab flags:" in text
+    assert re.search(r"\s+H, A\)\n", text)

@@ -28,6 +28,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
 from ._errors import UnitError
@@ -412,6 +413,10 @@ class _Engine:
             return _not_interpretable(result, analyte_id, caveats, exc.reason, notes)
         if more:
             notes += more
+        if result.lab_flags:
+            differ = lab_flag_disagreement(result.lab_flags, flag)
+            if differ is not None:
+                notes += (differ,)
         optimal = (
             None
             if self.optimal is None or analyte is None
@@ -830,6 +835,58 @@ def _factor(src: str | None, dst: str | None) -> float:
             f"unit {src!r} cannot be compared with the range's unit {dst!r}: {exc.message}"
         ) from None
     return factor
+
+
+# The lab's flags (HL7 table 0078, FHIR ObservationInterpretation) by what they say about
+# where the value lies: normal / low / high / outside (either side) / not comparable.
+_LAB_FLAG_SIDE: dict[str, str] = {
+    **dict.fromkeys(("N", "NEG", "ND", "NR"), "normal"),
+    **dict.fromkeys(("L", "LL", "LU", "<"), "low"),
+    **dict.fromkeys(("H", "HH", "HU", ">"), "high"),
+    **dict.fromkeys(("A", "AA", "POS", "DET", "RR"), "outside"),
+}
+_SIDE_WORDS = {"normal": "normal", "low": "low", "high": "high", "outside": "abnormal"}
+_OUR_SIDE: dict[_IC, str] = {
+    _IC.NORMAL: "normal",
+    _IC.NEGATIVE: "normal",
+    _IC.NOT_DETECTED: "normal",
+    _IC.LOW: "low",
+    _IC.CRITICAL_LOW: "low",
+    _IC.HIGH: "high",
+    _IC.CRITICAL_HIGH: "high",
+    _IC.ABNORMAL: "outside",
+    _IC.POSITIVE: "outside",
+    _IC.DETECTED: "outside",
+}
+
+
+@lru_cache(maxsize=1024)
+def lab_flag_disagreement(lab_flags: tuple[str, ...], flag: _IC | None) -> str | None:
+    """A note naming both flags when the lab's own flag says otherwise than guttests' flag.
+
+    >>> lab_flag_disagreement(("N",), InterpretationCode.HIGH)
+    "the lab flagged this result N (normal); guttests' comparison gives H (High)"
+    >>> lab_flag_disagreement(("A",), InterpretationCode.HIGH) is None
+    True
+
+    Flags that say nothing about where the value lies (susceptibility ``S``/``R``,
+    ``IND``, free text) are not compared.
+    """
+    ours = _OUR_SIDE.get(flag) if flag is not None else None
+    if ours is None:
+        return None
+    for lab in lab_flags:
+        side = _LAB_FLAG_SIDE.get(lab.strip().upper())
+        if side is None or side == ours:
+            continue
+        if "outside" in (side, ours) and "normal" not in (side, ours):
+            continue  # "abnormal" agrees with low or high
+        assert flag is not None
+        return (
+            f"the lab flagged this result {lab} ({_SIDE_WORDS[side]}); guttests' comparison "
+            f"gives {flag.value} ({flag.display})"
+        )
+    return None
 
 
 _TEXT_ONLY_NOTE = "range given as text; not machine-readable"

@@ -564,6 +564,10 @@ class Result(Frozen):
     lab_range: ReferenceRange | None = None
     lab_range_text: str | None = None
     lab_flags: tuple[str, ...] = ()
+    """The lab's own flags as codes (HL7 OBX-8 CWE.1, e.g. ``A``; FHIR interpretation codes)."""
+    lab_flag_texts: tuple[str, ...] = ()
+    """The lab's text for each of ``lab_flags``, in the same order (``Abnormal``), for
+    display; empty when the input gave codes only."""
     specimen: Specimen | None = None
     specimen_text: str | None = None
     collected: datetime | date | None = None
@@ -600,6 +604,8 @@ class Result(Frozen):
         problem = value_text_problem(self.value_text, self.value)
         if problem is not None:
             raise ValueError(problem)
+        if self.lab_flag_texts and len(self.lab_flag_texts) != len(self.lab_flags):
+            raise ValueError("lab_flag_texts must give one text per lab flag, in order")
         return self
 
 

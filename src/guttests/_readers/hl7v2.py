@@ -585,10 +585,21 @@ def _units(raw: str, enc: Encoding) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _flags(raw: str, enc: Encoding) -> tuple[str, ...]:
+def _flags(raw: str, enc: Encoding) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """OBX-8 as (codes, texts): ``A^Abnormal^HL70078^^^^2.7`` (CWE, v2.7+) is the code ``A``
+    with the text ``Abnormal``; the texts are empty unless some flag came with one."""
     if not raw:
-        return ()
-    return tuple(f for f in (unescape(r, enc).strip() for r in raw.split(enc.repetition)) if f)
+        return (), ()
+    codes: list[str] = []
+    texts: list[str] = []
+    for rep in raw.split(enc.repetition):
+        comps = rep.split(enc.component)
+        code = unescape(comps[0], enc).strip()
+        text = unescape(comps[1], enc).strip() if len(comps) > 1 else ""
+        if code or text:
+            codes.append(code or text)
+            texts.append(text)
+    return tuple(codes), (tuple(texts) if any(texts) else ())
 
 
 def _ts(raw: str, enc: Encoding) -> date | datetime | None:
@@ -792,6 +803,7 @@ def _result(
     collected = panel_collected
     if n > 14 and fields[14]:
         collected = _ts(fields[14], enc)
+    flags, flag_texts = _flags(fields[8], enc) if n > 8 else ((), ())
     fields_in: dict[str, object] = {
         "name": name,
         "code": code,
@@ -802,7 +814,8 @@ def _result(
         "unit": unit,
         "lab_range": _range_field(fields[7], unit, lab, enc) if range_text else None,
         "lab_range_text": range_text,
-        "lab_flags": _flags(fields[8], enc) if n > 8 else (),
+        "lab_flags": flags,
+        "lab_flag_texts": flag_texts,
         "specimen": group.specimen,
         "specimen_text": group.specimen_text,
         "collected": collected,
