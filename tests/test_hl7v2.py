@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from guttests._errors import HL7Error
-from guttests._models import LOINC_SYSTEM, Panel, Result
+from guttests._models import Panel, Result
 from guttests._readers.hl7v2 import (
     Encoding,
     extract,
@@ -87,7 +87,8 @@ def test_stool_panel(fixtures: Path) -> None:
     by_name = {r.label: r for r in panel.results}
     calpro = panel.results[0]
     assert calpro.code is not None
-    assert calpro.code.system == LOINC_SYSTEM
+    assert calpro.code.system == "LN"  # the coding-system name as sent (issue 15)
+    assert calpro.code.is_loinc
     assert calpro.code.code == "38445-3"
     assert calpro.codes[0].code == "CALP"
     assert calpro.codes[0].display == "Calprotectin, Feces"

@@ -157,8 +157,17 @@ def patient_key(ctx: PatientContext) -> tuple[str, ...]:
     ('id', 'A1')
     >>> patient_key(PatientContext())
     ('unidentified',)
+    >>> from guttests._models import Identifier
+    >>> hospa = (Identifier(value="123", assigner="HOSPA"),)
+    >>> patient_key(PatientContext(patient_id="123", identifiers=hospa))
+    ('id', '123', '', 'HOSPA')
     """
     if ctx.patient_id:
+        # The assigning authority (or system) is part of the identity: 123 of HOSPA and
+        # 123 of HOSPB are two patients.
+        for ident in ctx.identifiers:
+            if ident.value == ctx.patient_id and (ident.system or ident.assigner):
+                return ("id", ctx.patient_id, ident.system or "", ident.assigner or "")
         return ("id", ctx.patient_id)
     if ctx.name or ctx.birth_date:
         birth = ctx.birth_date.isoformat() if ctx.birth_date else ""
@@ -172,10 +181,32 @@ def group_by_patient(panels: Sequence[Panel]) -> list[list[int]]:
     >>> ps = [Panel(patient=PatientContext(patient_id=i)) for i in ("A", "B", "A")]
     >>> group_by_patient(ps)
     [[0, 2], [1]]
+
+    The assigning authority is part of the identity (HL7 PID-3 CX.4):
+
+    >>> from guttests._models import Identifier
+    >>> def p(auth): return Panel(patient=PatientContext(patient_id="123",
+    ...     identifiers=(Identifier(value="123", assigner=auth),) if auth else ()))
+    >>> group_by_patient([p("HOSPA"), p("HOSPB"), p("HOSPA")])
+    [[0, 2], [1]]
+    >>> group_by_patient([p("HOSPA"), p(None)])
+    [[0, 1]]
     """
+    keys = [patient_key(panel.patient) for panel in panels]
+    # An identifier without authority ("123" from a CSV) joins the one patient of that
+    # value whose authority is known (123 of HOSPA); with two such patients it cannot
+    # be told which, and stays apart.
+    authorities: dict[str, set[tuple[str, ...]]] = {}
+    for key in keys:
+        if key[0] == "id" and len(key) > 2:
+            authorities.setdefault(key[1], set()).add(key)
     groups: dict[tuple[str, ...], list[int]] = {}
-    for index, panel in enumerate(panels):
-        groups.setdefault(patient_key(panel.patient), []).append(index)
+    for index, key in enumerate(keys):
+        if key[0] == "id" and len(key) == 2:
+            known = authorities.get(key[1], set())
+            if len(known) == 1:
+                key = next(iter(known))
+        groups.setdefault(key, []).append(index)
     return list(groups.values())
 
 

@@ -59,8 +59,8 @@ from typing import NamedTuple, TextIO
 
 from .._errors import GuttestsError, HL7Error
 from .._models import (
-    LOINC_SYSTEM,
     Coding,
+    Identifier,
     Panel,
     PatientContext,
     Provenance,
@@ -567,8 +567,8 @@ def _codings(raw: str, enc: Encoding) -> tuple[str | None, Coding | None, tuple[
     codings: list[Coding] = []
     for code, display, system in ((c[0], c[1], c[2]), (c[3], c[4], c[5])):
         if code:
-            if system.upper() in ("LN", "LOINC"):
-                system = LOINC_SYSTEM
+            # The coding-system name exactly as sent (LN, SCT, L, 99zzz): FHIR output maps
+            # names to URIs; a reader that rewrote them would lose what the lab said.
             codings.append(Coding(system=system or None, code=code, display=display or None))
     name = c[1] or c[4] or None
     if not codings:
@@ -663,8 +663,26 @@ def _specimen(raw: str, enc: Encoding) -> tuple[Specimen | None, str | None]:
     return (found.pop() if len(found) == 1 else None), text
 
 
+def _identifiers(raw: str, enc: Encoding) -> tuple[Identifier, ...]:
+    """Every repetition of a CX field: CX.1 the value, CX.4 (HD) the assigning authority
+    as its namespace id (else its universal id), CX.5 the identifier type. No system URI
+    is made up: mapping authorities to URIs is configuration, not reading."""
+    out: list[Identifier] = []
+    for rep in raw.split(enc.repetition):
+        comps = rep.split(enc.component)
+        value = unescape(comps[0], enc).strip()
+        if not value:
+            continue
+        authority = comps[3].split(enc.subcomponent) if len(comps) > 3 else []
+        assigner = next((unescape(a, enc).strip() for a in authority[:2] if a.strip()), None)
+        kind = unescape(comps[4], enc).strip() if len(comps) > 4 else ""
+        out.append(Identifier(value=value, assigner=assigner or None, type=kind or None))
+    return tuple(out)
+
+
 def _patient(fields: Segment, enc: Encoding) -> PatientContext:
     pid = _ident_text(_get(fields, 3), enc) or _ident_text(_get(fields, 2), enc)
+    identifiers = _identifiers(_get(fields, 3), enc) or _identifiers(_get(fields, 2), enc)
     name = None
     raw_name = _get(fields, 5)
     if raw_name:
@@ -674,6 +692,7 @@ def _patient(fields: Segment, enc: Encoding) -> PatientContext:
         name = ", ".join(x for x in (family, given) if x) or None
     return PatientContext(
         patient_id=pid,
+        identifiers=identifiers,
         name=name,
         sex=sex_from_text(_get(fields, 8)),
         birth_date=_date_only(_ts(_get(fields, 7), enc)),
@@ -700,6 +719,8 @@ class _Group:
     specimen: Specimen | None = None
     specimen_text: str | None = None
     specimen_seen: bool = False
+    order: tuple[str, str | None, str] | None = None
+    """(order number, its assigning namespace, FILL or PLAC) of the OBR, when it gives one."""
 
 
 def _panels(msg: _RawMessage, source: str | None) -> Iterator[Panel]:
@@ -725,7 +746,10 @@ def _panels(msg: _RawMessage, source: str | None) -> Iterator[Panel]:
             current = _Group(patient, line.split(fs), lineno, obr_count)
             groups.append(current)
         elif sid == "PID":
+            # A PID starts a new PATIENT_RESULT group: observations after it never join
+            # the previous patient's order.
             patient = _patient(line.split(fs), enc)
+            current = None
         elif sid == "SPM" and current is not None:
             _add_specimen(current, _get(line.split(fs), 4), enc)
     for group in groups:
@@ -752,6 +776,7 @@ def _group_panel(
     if obr is not None:
         name = _code_text(_get(obr, 4), enc)
         collected = _ts(_get(obr, 7), enc)
+        group.order = _order_number(obr, enc)
     results = tuple(
         _result(fields, number, k, lineno, group, name, collected, msh_lab, enc, source)
         for k, lineno, fields in group.obx
@@ -771,6 +796,27 @@ def _group_panel(
         results=results,
         provenance=Provenance(source=source, location=where, format=_FORMAT),
     )
+
+
+def _order_number(obr: Segment, enc: Encoding) -> tuple[str, str | None, str] | None:
+    """OBR-3 (filler order number), else OBR-2 (placer order number), as EI: the entity
+    identifier with its namespace id (else universal id)."""
+    for i, kind in ((3, "FILL"), (2, "PLAC")):
+        comps = [unescape(c, enc).strip() for c in _first_rep(_get(obr, i), enc)]
+        if comps[0]:
+            namespace = next((c for c in comps[1:3] if c), None)
+            return comps[0], namespace, kind
+    return None
+
+
+def _obx_identifier(fields: Segment, k: int, order: tuple[str, str | None, str]) -> Identifier:
+    """The order number with the OBX set id (OBX-1, else the OBX's position in the
+    message) and sub-id (OBX-4): a stable identity of the observation in its source."""
+    number, namespace, kind = order
+    set_id = fields[1].strip() if len(fields) > 1 and fields[1].strip() else str(k)
+    sub_id = fields[4].strip() if len(fields) > 4 else ""
+    value = f"{number}/{set_id}" + (f"/{sub_id}" if sub_id else "")
+    return Identifier(value=value, assigner=namespace, type=kind)
 
 
 def _result(
@@ -826,6 +872,8 @@ def _result(
     }
     # Left-out fields take their defaults without validation: half the cost of a Result.
     kwargs = {key: v for key, v in fields_in.items() if v is not None and v != ()}
+    if group.order is not None:
+        kwargs["identifiers"] = (_obx_identifier(fields, k, group.order),)
     return Result(
         **kwargs,
         provenance=Provenance(

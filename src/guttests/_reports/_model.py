@@ -608,6 +608,12 @@ def _merge_patients(panels: Sequence[Panel]) -> PatientContext:
     merged: dict[str, Any] = {}
     for p in panels:
         for key, value in p.patient.model_dump(exclude_none=True).items():
+            if key == "identifiers":
+                # one patient known under several identifiers (HL7 PID-3 repetitions)
+                # and some files without them: the union, in order of appearance
+                known = merged.setdefault(key, [])
+                known.extend(v for v in value if v not in known)
+                continue
             if key in merged and merged[key] != value:
                 raise ReportError(
                     f"panels disagree on the patient's {key.replace('_', ' ')}: "
