@@ -129,3 +129,31 @@ def test_patients_out_equal_identities_in(groups: list[tuple[tuple[str, str], Pa
         assert patient_key(panel.patient) == ("id", value, "", authority)
     locations = [r.provenance.location for _, r in results]
     assert len(set(locations)) == len(locations)
+
+
+# --- real-world kinds that stay not interpretable, with their reasons ----------------------
+
+
+def test_public_health_observations_keep_clear_reasons() -> None:
+    """The kinds of OBX in public reporting messages that carry no lab value guttests can
+    place (dates, yes/no answers, places, notes): each kept with its reason."""
+    got = [
+        (i.result.value_text, i.status, i.reason)
+        for p in guttests.read(FIXTURES / "public_health_kinds.hl7")
+        for i in guttests.interpret_panel(p)
+    ]
+    assert len(got) == 10  # nothing lost
+    reasons = [r for _, status, r in got if status == "not_interpretable"]
+    assert len(reasons) == 10
+    assert reasons[0] == "OBX-2 value type 'TS' is not a lab value guttests reads"
+    assert reasons[1] == "OBX-2 value type 'DT' is not a lab value guttests reads"
+    assert reasons[2] is not None and reasons[2].startswith("code Y (HL70136: Yes) is a yes/no")
+    assert reasons[3] == "not a lab value (text 'UNITED STATES')"
+    assert reasons[4] == "not a lab value (text 'Not performed')"
+    assert reasons[5] == "OBX-2 value type 'FN' is not a lab value guttests reads"
+    assert reasons[6] == (
+        "analyte 'Illness duration' is not in the catalogue and the lab gave no reference range"
+    )
+    assert reasons[7] is not None and "the lab gave no reference range" in reasons[7]
+    assert reasons[8] == "not a lab value (text 'Exon 7 Absent')"
+    assert reasons[9] == "empty value (text '')"
