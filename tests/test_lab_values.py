@@ -35,7 +35,8 @@ number_texts = st.one_of(
     st.integers(min_value=0, max_value=10**9).map(str),
     st.from_regex(r"\A(0|[1-9][0-9]{0,4})\.[0-9]{1,6}\Z"),
 )
-unit_texts = st.one_of(st.sampled_from((*UNIT_SPELLINGS, "1", "%", "g", "U/L", "{Ratio}")))
+unit_texts = st.sampled_from((*UNIT_SPELLINGS, "1", "%", "g", "U/L", "{Ratio}"))
+any_units = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1)
 
 
 @given(t=number_texts, u=unit_texts, form=st.sampled_from(("<{t}", "<={t}", ">{t}", ">= {t}")))
@@ -53,6 +54,13 @@ def test_interval_bounds_equal_float_of_their_text(a: str, b: str, u: str, sep: 
         rng = parse_range_text(text, unit=u)
         assert rng.reference_interval() == (float(lo), float(hi)), text
         assert rng.unit == u
+
+
+@given(t=number_texts, u=any_units)
+def test_any_unit_never_changes_a_bare_bound(t: str, u: str) -> None:
+    """Whatever the result's unit, a range without one reads each number exactly."""
+    assert parse_range_text(f"<{t}", unit=u).reference_interval() == (None, float(t))
+    assert parse_range_text(f"{t}-{t}", unit=u).reference_interval() == (float(t), float(t))
 
 
 def test_unit_one_does_not_cut_the_number() -> None:
@@ -315,8 +323,9 @@ def test_disagreeing_flags_are_noted_in_every_format() -> None:
     for fmt in ("text", "md", "html", "json", "fhir"):
         out = guttests.render(report, fmt)
         assert "guttests' comparison gives H (High)" in out.replace("&#39;", "'"), fmt
-    # the lab's own flag beside guttests' flag (the text table wraps its cells)
-    assert "| H (High) (lab flags: N) |" in guttests.render(report, "md")
+    # the lab's own flag beside guttests' flag, in a column of its own
+    assert "| Lab flags | Flag |" in guttests.render(report, "md")
+    assert "| N | H (High) |" in guttests.render(report, "md")
     text = guttests.render(report, "text")
-    assert "L (Low) (lab flags:" in text
-    assert re.search(r"\s+H, A\)\n", text)
+    assert re.search(r"Lab flags\s+Flag\n", text)
+    assert re.search(r"H, A\s+L \(Low\)\n", text)

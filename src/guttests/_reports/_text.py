@@ -99,19 +99,15 @@ def _columns(report: Report) -> list[tuple[str, Callable[[ResultRow], str]]]:
         (label("unit"), lambda r: r.unit or ""),
         (label("range"), _range_cell),
         (label("position"), lambda r: (r.position.text or "") if r.position else ""),
-        (label("flag"), _flag_cell),
     ]
+    if any(r.lab_flags for r in report.rows):
+        # the lab's own flag beside guttests' (as HTML, JSON and FHIR show it)
+        name = label("lab_flags")
+        cols.append((name[:1].upper() + name[1:], lambda r: ", ".join(r.lab_flags)))
+    cols.append((label("flag"), lambda r: r.flag_text))
     if report.has_optimal:
         cols.append((label("optimal"), lambda r: r.optimal.text if r.optimal else ""))
     return cols
-
-
-def _flag_cell(row: ResultRow) -> str:
-    """guttests' flag, and the lab's own flag beside it (as HTML, JSON and FHIR show it)."""
-    if not row.lab_flags:
-        return row.flag_text
-    lab = f"{label('lab_flags')}: {', '.join(row.lab_flags)}"
-    return f"{row.flag_text} ({lab})" if row.flag_text else lab
 
 
 def _range_cell(row: ResultRow) -> str:
