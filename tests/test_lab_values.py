@@ -329,3 +329,17 @@ def test_disagreeing_flags_are_noted_in_every_format() -> None:
     text = guttests.render(report, "text")
     assert re.search(r"Lab flags\s+Flag\n", text)
     assert re.search(r"H, A\s+L \(Low\)\n", text)
+
+
+def test_csv_value_with_unit_and_blanks_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "patient_id,analyte,value,unit\nP1,Calprotectin, 50 ug/g ,\nP1,Zonulin,<10 ng/mL,\n",
+        encoding="utf-8",
+    )
+    results = [r for p in guttests.read(path) for r in p.results]
+    assert [(r.value_text, r.unit) for r in results] == [
+        (" 50 ug/g ", "ug/g"),
+        ("<10 ng/mL", "ng/mL"),
+    ]
+    assert [getattr(r.value, "text", None) for r in results] == ["50", "<10"]

@@ -371,9 +371,7 @@ def value_text_problem(value_text: str, value: Value | None) -> str | None:
     if value is None:
         return None
     vt = value.text
-    if vt != value_text and not (
-        value_text.startswith(vt) and value_text[len(vt) : len(vt) + 1].isspace()
-    ):
+    if vt != value_text and not _leads(value_text.strip(), vt.strip()):
         return (
             f"value_text {_short(value_text)!r} is not the text the value was read from "
             f"({_short(vt)!r})"
@@ -388,6 +386,11 @@ def value_text_problem(value_text: str, value: Value | None) -> str | None:
         if again == value:
             return None
     return f"value {value!r} is not what its text {_short(vt)!r} says"
+
+
+def _leads(text: str, head: str) -> bool:
+    """``text`` is ``head``, or ``head`` followed by blank space and more (a unit)."""
+    return text == head or (text.startswith(head) and text[len(head) : len(head) + 1].isspace())
 
 
 def _short(text: str) -> str:
