@@ -343,3 +343,12 @@ def test_csv_value_with_unit_and_blanks_is_read(tmp_path: Path) -> None:
         ("<10 ng/mL", "ng/mL"),
     ]
     assert [getattr(r.value, "text", None) for r in results] == ["50", "<10"]
+
+
+def test_code_and_text_of_the_same_meaning_agree() -> None:
+    value, error = coded_value("SCT", "260415000", "Negative")  # Not detected
+    assert error is None
+    assert getattr(value, "term", None) == "negative"
+    value, error = coded_value("SCT", "10828004", "Not detected")  # Positive
+    assert value is None
+    assert error == "code 10828004 (SCT: Positive) contradicts its text 'Not detected'"

@@ -224,7 +224,8 @@ def coded_value(system: str | None, code: str | None, text: str) -> tuple[Value 
 
     ``text`` is the text sent with the code (CWE.2, ``CodeableConcept.text`` or the
     display), or the code itself when no text came. A code in the table gives its term;
-    a text that says something else is never guessed between:
+    a text of the same polarity keeps its own words; a text that says something else is
+    never guessed between:
 
     >>> coded_value("SCT", "260373001", "Detected")[0].term
     'detected'
@@ -248,8 +249,9 @@ def coded_value(system: str | None, code: str | None, text: str) -> tuple[Value 
     said, _ = value_or_error(text)
     if said is None:
         return coded, None  # the text is no value word: the code says what the result is
-    if not isinstance(said, QualitativeValue) or said.term != entry.term:
+    if not isinstance(said, QualitativeValue) or said.polarity != term_polarity(entry.term):
         return None, f"code {where} contradicts its text {text!r}"
+    # the same meaning in other words ("Negative" for 260415000 Not detected): the lab's words
     return said, None
 
 
