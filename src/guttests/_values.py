@@ -380,10 +380,10 @@ def value_text_problem(value_text: str, value: Value | None) -> str | None:
         return None  # a coded value's term comes from its code; readers check code and text
     for decimal_comma in (False, True):
         try:
-            again = parse_value(vt, decimal_comma=decimal_comma)
+            again = _parse_value_cached(vt, decimal_comma)
         except ValueParseError:
             continue
-        if again == value:
+        if again is value or (type(again) is type(value) and again.__dict__ == value.__dict__):
             return None
     return f"value {value!r} is not what its text {_short(vt)!r} says"
 
