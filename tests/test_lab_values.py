@@ -352,3 +352,17 @@ def test_code_and_text_of_the_same_meaning_agree() -> None:
     value, error = coded_value("SCT", "10828004", "Not detected")  # Positive
     assert value is None
     assert error == "code 10828004 (SCT: Positive) contradicts its text 'Not detected'"
+
+
+def test_hl7_huge_numbers_stay_results_with_reasons() -> None:
+    msg = (
+        "MSH|^~\\&|LIS|Lab|||20240301||ORU^R01|1|P|2.5.1\r"
+        f"OBX|1|SN|x^pH||<^1e{HUGE}|u|1-{HUGE}||||F\r"
+        f"OBX|2|NM|x^pH||1e{HUGE[:400]}|u|<1e{HUGE[:400]}||||F\r"
+    )
+    first, second = read_hl7v2(msg)[0].results
+    assert first.value is None
+    assert first.value_error is not None
+    assert second.value is None
+    assert second.value_error is not None
+    assert second.lab_range_text is not None

@@ -41,7 +41,17 @@ Choices worth knowing:
 * The lab is MSH-4 (sending facility), else OBX-23 (performing organization),
   else OBX-15 (producer). The specimen is SPM-4 of the order, mapped onto
   :class:`~guttests.Specimen` only when it names exactly one kind.
-* Each PID gives the patient context of the orders that follow it.
+* Each PID starts a new patient: the orders and observations after it are that
+  patient's, never the previous one's. Every PID-3 repetition is an
+  :class:`~guttests.Identifier` (CX.4 assigning authority as ``assigner``, CX.5
+  as ``type``; no system URI is made up).
+* Each result's ``identifiers`` hold the filler order number (OBR-3, else the
+  placer number OBR-2) with the OBX set id and sub-id: ``FA-77/1``.
+* Coding-system names (CWE.3: ``LN``, ``SCT``, ``L``) are kept as sent. Coded
+  values (CWE/CE OBX-5) are read through the coded-value table shared with the
+  FHIR reader; a code that contradicts its text is not guessed between.
+* OBX-8 flags are stored as codes (``A^Abnormal^HL70078`` is ``A``), their
+  texts in ``lab_flag_texts``.
 * NTE, ORC and other segments are ignored; they hold no observation.
 * A file cut inside an OBX gives that OBX as it is; a last line cut inside its
   segment id (``OB``) is no segment and raises :class:`HL7Error`.
