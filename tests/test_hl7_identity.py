@@ -95,24 +95,39 @@ def test_coding_system_names_kept_as_given() -> None:
 identities = st.tuples(st.sampled_from(("100", "200", "300")), st.sampled_from(("HOSPA", "HOSPB")))
 
 
-def _message(groups: list[tuple[tuple[str, str], Panel]]) -> tuple[str, list[tuple[str, str]]]:
-    """One ORU^R01 with a PATIENT_RESULT group per item (segments from to_hl7v2), and the
-    identity each OBX was written under, in order."""
+def _message(
+    groups: list[tuple[tuple[str, str], Panel, bool]],
+) -> tuple[str, dict[tuple[int, int], tuple[str, str]]]:
+    """ORU^R01 text with a PATIENT_RESULT group per item (segments from to_hl7v2), a new
+    message before an item when its flag says so, and the identity each OBX was written
+    under, by (message number, OBX number in the message)."""
     segments = [MSH]
-    owners: list[tuple[str, str]] = []
-    for (value, authority), panel in groups:
+    owners: dict[tuple[int, int], tuple[str, str]] = {}
+    message, k = 1, 0
+    for (value, authority), panel, new_message in groups:
+        if new_message and len(segments) > 1:
+            segments.append(MSH)
+            message, k = message + 1, 0
         segments.append(f"PID|1||{value}^^^{authority}^MR")
         for line in to_hl7v2([panel]).split("\r"):
             if line[:3] in ("OBR", "OBX", "SPM", "NTE"):
                 segments.append(line)
                 if line.startswith("OBX"):
-                    owners.append((value, authority))
+                    k += 1
+                    owners[(message, k)] = (value, authority)
     return "\r".join(segments) + "\r", owners
 
 
+_WHERE = re.compile(r"message (\d+), OBX (\d+)")
+
+
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(identities, panels(max_results=3)), min_size=1, max_size=6))
-def test_patients_out_equal_identities_in(groups: list[tuple[tuple[str, str], Panel]]) -> None:
+@given(
+    st.lists(st.tuples(identities, panels(max_results=3), st.booleans()), min_size=1, max_size=6)
+)
+def test_patients_out_equal_identities_in(
+    groups: list[tuple[tuple[str, str], Panel, bool]],
+) -> None:
     text, owners = _message(groups)
     read = read_hl7v2(text)
     # nothing lost
@@ -120,15 +135,18 @@ def test_patients_out_equal_identities_in(groups: list[tuple[tuple[str, str], Pa
     assert len(results) == len(owners)
     # the set of patients out is the set of identities in
     out = {patient_key(p.patient) for p in read}
-    assert out == {("id", value, "", authority) for value, authority in owners}
-    assert len(group_by_patient(read)) == len(set(owners))
+    assert out == {("id", value, "", authority) for value, authority in owners.values()}
+    assert len(group_by_patient(read)) == len(set(owners.values()))
     # each result under the patient it was written under, and under one only
+    seen = set()
     for panel, result in results:
-        k = int(re.search(r"OBX (\d+)", result.provenance.location).group(1))  # type: ignore[union-attr]
-        value, authority = owners[k - 1]
+        where = _WHERE.search(result.provenance.location)
+        assert where is not None
+        key = (int(where.group(1)), int(where.group(2)))
+        assert key not in seen
+        seen.add(key)
+        value, authority = owners[key]
         assert patient_key(panel.patient) == ("id", value, "", authority)
-    locations = [r.provenance.location for _, r in results]
-    assert len(set(locations)) == len(locations)
 
 
 # --- real-world kinds that stay not interpretable, with their reasons ----------------------
