@@ -17,7 +17,9 @@ Only the fields guttests uses are read, with plain type-checked dict access
 >>> result.name, result.value.value, result.unit, result.lab_range.describe()
 ('Calprotectin, Feces', 62.0, 'ug/g', '≤50')
 >>> result.provenance.describe()
-'calpro.json, Observation/calpro'
+'calpro.json, Observation'
+>>> result.provenance.source_id
+'calpro'
 
 Decisions (each one keeps what came in and guesses nothing):
 
@@ -101,6 +103,7 @@ from .._models import (
     Age,
     Applicability,
     Coding,
+    Identifier,
     Panel,
     PatientContext,
     Provenance,
@@ -305,9 +308,17 @@ def _join(prefix: str, part: str) -> str:
 
 
 def _label(res: JSON) -> str:
-    rtype = res.get("resourceType")
-    rid = res.get("id")
-    return f"{rtype}/{rid}" if isinstance(rid, str) else str(rtype)
+    """The resource type only: ids can carry identifiers (``obs-MRN77341``), so
+    locations name positions; an Observation's id is kept in ``Provenance.source_id``."""
+    return str(res.get("resourceType"))
+
+
+class _Item(NamedTuple):
+    """One Observation claimed for a panel: its group name and its patient (facts, key)."""
+
+    obs: JSON
+    group: str | None
+    patient: tuple[PatientContext, object]
 
 
 class _Doc:
@@ -323,6 +334,8 @@ class _Doc:
         self.contained: dict[int, dict[str, JSON]] = {}
         self.claimed: set[int] = set()
         self.patient_cache: dict[int, PatientContext] = {}
+        self.missing = 0
+        """References from a DiagnosticReport's ``result`` to Observations not in the input."""
 
     # -- building -----------------------------------------------------------------------
 
@@ -401,18 +414,33 @@ class _Doc:
 
     def patient(self, holder: JSON) -> tuple[PatientContext, object]:
         """Patient facts of ``holder.subject`` and a key that groups by subject."""
+        found = self.own_patient(holder)
+        return found if found is not None else (_NOBODY, None)
+
+    def own_patient(self, holder: JSON) -> tuple[PatientContext, object] | None:
+        """``holder``'s own subject (facts and identity key), ``None`` when it names none.
+
+        The key is one patient identity: the resolved Patient resource, else the
+        reference as written (relative form), else the logical identifier.
+        """
         subject = holder.get("subject")
+        if not isinstance(subject, dict):
+            return None
         res = self.resolve(subject, holder)
         if res is not None and res.get("resourceType") == "Patient":
             cached = self.patient_cache.get(id(res))
             if cached is None:
                 cached = self.patient_cache[id(res)] = _patient(res)
             return cached, id(res)
-        ref = subject.get("reference") if isinstance(subject, dict) else None
-        if isinstance(ref, str):
+        ref = subject.get("reference")
+        if isinstance(ref, str) and ref:
             rel = _relative(ref)
             return self.patients.get(rel, _NOBODY), rel
-        return _NOBODY, None
+        ident = _identifier(subject.get("identifier"))
+        if ident is not None:
+            context = PatientContext(patient_id=ident.value, identifiers=(ident,))
+            return context, ("identifier", *ident.key)
+        return None
 
     # -- panels -------------------------------------------------------------------------
 
@@ -420,7 +448,7 @@ class _Doc:
         if len(self.order) == 1 and self.order[0].get("resourceType") == "Observation":
             # the common NDJSON line: one Observation, nothing to resolve inside it
             obs = self.order[0]
-            yield self._loose_panel(obs, self._results(obs, None))
+            yield self._loose_panel([_Item(obs, None, self.patient(obs))])
             return
         observations = [r for r in self.order if r.get("resourceType") == "Observation"]
         members: set[int] = set()
@@ -434,28 +462,39 @@ class _Doc:
         position = {id(r): n for n, r in enumerate(self.order)}
         for res in self.order:
             if res.get("resourceType") == "DiagnosticReport":
-                panel = self._report_panel(res)
-                if panel.results:  # a report whose Observations are elsewhere adds nothing
-                    staged.append((position[id(res)], panel))
+                # a report whose Observations are elsewhere adds nothing (counted as missing)
+                staged.extend((position[id(res)], panel) for panel in self._report_panels(res))
 
-        groups: dict[object, tuple[int, JSON, list[tuple[JSON, str | None]]]] = {}
+        # Observations no report claims: one panel per subject; a member of a group
+        # goes with its own subject when it names one.
+        items: list[_Item] = []
         for roots_only in (True, False):
             for obs in observations:
                 if id(obs) in self.claimed or (roots_only and id(obs) in members):
                     continue
-                _, key = self.patient(obs)
-                if key not in groups:
-                    groups[key] = (position[id(obs)], obs, [])
-                self._collect(obs, None, groups[key][2])
-        for pos, first, items in groups.values():
-            results = [r for obs, group in items for r in self._results(obs, group)]
-            staged.append((pos, self._loose_panel(first, results)))
+                self._collect(obs, None, self.patient(obs), items)
+        for pos, panel_items in self._by_patient(items, position):
+            staged.append((pos, self._loose_panel(panel_items)))
         staged.sort(key=lambda item: item[0])
         for _, panel in staged:
             yield panel
 
-    def _loose_panel(self, first: JSON, results: list[Result]) -> Panel:
-        patient, _ = self.patient(first)
+    def _by_patient(
+        self, items: list[_Item], position: Mapping[int, int]
+    ) -> list[tuple[int, list[_Item]]]:
+        """``items`` split by patient identity, in the order of each patient's first one."""
+        groups: dict[object, tuple[int, list[_Item]]] = {}
+        for item in items:
+            key = item.patient[1]
+            if key not in groups:
+                groups[key] = (position[id(item.obs)], [])
+            groups[key][1].append(item)
+        return list(groups.values())
+
+    def _loose_panel(self, items: list[_Item]) -> Panel:
+        first = items[0].obs
+        patient = items[0].patient[0]
+        results = [r for item in items for r in self._results(item.obs, item.group)]
         location = self.loc[id(first)]
         first_provenance = results[0].provenance if results else None
         return Panel(
@@ -468,48 +507,82 @@ class _Doc:
             else self._provenance(location),
         )
 
-    def _report_panel(self, report: JSON) -> Panel:
+    def _report_panels(self, report: JSON) -> list[Panel]:
+        """The report's Observations, one Panel per patient.
+
+        An Observation's own ``subject`` wins over the report's: when a report lists
+        results of several patients, each patient gets a panel of their own (the
+        report's name, date and lab on each), so no result is filed under another
+        patient. The report's own patient comes first.
+        """
         name = _concept_name(report.get("code"))
-        items: list[tuple[JSON, str | None]] = []
+        own = self.patient(report)
+        items: list[_Item] = []
         for ref in _list(report, "result"):
             obs = self.resolve(ref, report)
             if obs is not None and obs.get("resourceType") == "Observation":
-                self._collect(obs, name, items)
+                self._collect(obs, name, own, items)
+            elif obs is None:
+                self.missing += 1
         for inner in _list(report, "contained"):
             if inner.get("resourceType") == "Observation":
-                self._collect(inner, name, items)
-        patient, _ = self.patient(report)
-        return Panel(
-            name=name,
-            patient=patient,
-            collected=_effective(report),
-            lab=self._lab(report),
-            results=tuple(r for obs, group in items for r in self._results(obs, group)),
-            provenance=self._provenance(self.loc[id(report)]),
-        )
+                self._collect(inner, name, own, items)
+        if not items:
+            return []
+        position = {id(item.obs): n for n, item in enumerate(items)}
+        groups = self._by_patient(items, position)
+        groups.sort(key=lambda g: (g[1][0].patient[1] != own[1], g[0]))
+        collected, lab = _effective(report), self._lab(report)
+        provenance = self._provenance(self.loc[id(report)])
+        return [
+            Panel(
+                name=name,
+                patient=group[0].patient[0],
+                collected=collected,
+                lab=lab,
+                results=tuple(r for item in group for r in self._results(item.obs, item.group)),
+                provenance=provenance,
+            )
+            for _, group in groups
+        ]
 
-    def _collect(self, root: JSON, group: str | None, out: list[tuple[JSON, str | None]]) -> None:
-        """Claim ``root``, then its members and contained Observations, depth first."""
-        stack: list[tuple[JSON, str | None]] = [(root, group)]
+    def _collect(
+        self,
+        root: JSON,
+        group: str | None,
+        patient: tuple[PatientContext, object],
+        out: list[_Item],
+    ) -> None:
+        """Claim ``root``, then its members and contained Observations, depth first.
+
+        Each one is filed under its own subject when it names one, else under the
+        subject it inherits (its group's, its report's).
+        """
+        stack: list[tuple[JSON, str | None, tuple[PatientContext, object]]] = [
+            (root, group, patient)
+        ]
         while stack:
-            obs, name = stack.pop()
+            obs, name, inherited = stack.pop()
             if id(obs) in self.claimed:
                 continue
             self.claimed.add(id(obs))
-            out.append((obs, name))
+            mine = self.own_patient(obs) or inherited
+            out.append(_Item(obs, name, mine))
             inner_name = _concept_name(obs.get("code")) or name
-            nxt: list[tuple[JSON, str | None]] = []
+            nxt: list[tuple[JSON, str | None, tuple[PatientContext, object]]] = []
             for ref in _list(obs, "hasMember"):
                 member = self.resolve(ref, obs)
                 if member is not None and member.get("resourceType") == "Observation":
-                    nxt.append((member, inner_name))
+                    nxt.append((member, inner_name, mine))
             for inner in _list(obs, "contained"):
                 if inner.get("resourceType") == "Observation":
-                    nxt.append((inner, name))
+                    nxt.append((inner, name, mine))
             stack.extend(reversed(nxt))
 
-    def _provenance(self, location: str) -> Provenance:
-        return Provenance(source=self.source, location=location, format=_FORMAT)
+    def _provenance(self, location: str, source_id: str | None = None) -> Provenance:
+        return Provenance(
+            source=self.source, location=location, format=_FORMAT, source_id=source_id
+        )
 
     def _lab(self, res: JSON) -> str | None:
         for performer in _list(res, "performer"):
@@ -557,6 +630,8 @@ class _Doc:
         parts.extend(
             (c, f"{loc}, component {n}", _value_keys(c)) for n, c in enumerate(components, 1)
         )
+        identifiers = _identifiers(obs.get("identifier"))
+        source_id = obs.get("id") if isinstance(obs.get("id"), str) else None
         out: list[Result] = []
         for part, where, keys in parts:
             value = _value(part, keys)
@@ -579,7 +654,8 @@ class _Doc:
                 lab=lab,
                 method=method,
                 status=status,
-                provenance=self._provenance(where),
+                provenance=self._provenance(where, source_id),
+                identifiers=identifiers,
                 panel=group,
             )
             out.append(result)
@@ -738,11 +814,8 @@ def _patient(res: JSON) -> PatientContext:
     birth = res.get("birthDate")
     when = _when(birth)  # None for partial and impossible dates (2013-02-30)
     birth_date = when if isinstance(when, date) and not isinstance(when, datetime) else None
-    patient_id = None
-    for ident in _list(res, "identifier"):
-        patient_id = _str(ident, "value")
-        if patient_id is not None:
-            break
+    identifiers = _identifiers(res.get("identifier"))
+    patient_id = identifiers[0].value if identifiers else None
     name = None
     for human in _list(res, "name"):
         name = _str(human, "text")
@@ -752,7 +825,35 @@ def _patient(res: JSON) -> PatientContext:
             name = " ".join([*given, family] if family else given) or None
         if name is not None:
             break
-    return PatientContext(patient_id=patient_id, name=name, sex=sex, birth_date=birth_date)
+    return PatientContext(
+        patient_id=patient_id,
+        identifiers=identifiers,
+        name=name,
+        sex=sex,
+        birth_date=birth_date,
+    )
+
+
+def _identifier(raw: object) -> Identifier | None:
+    """A FHIR Identifier as given: value, system, assigner's display, type code."""
+    if not isinstance(raw, dict):
+        return None
+    value = _str(raw, "value")
+    if value is None:
+        return None
+    assigner = raw.get("assigner")
+    return Identifier(
+        value=value,
+        system=_str(raw, "system"),
+        assigner=_str(assigner, "display") if isinstance(assigner, dict) else None,
+        type=_concept_code(raw.get("type")),
+    )
+
+
+def _identifiers(raw: object) -> tuple[Identifier, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(i for i in map(_identifier, raw) if i is not None)
 
 
 # --- values -------------------------------------------------------------------------------
