@@ -64,7 +64,12 @@ Reference ranges
     unit). When several ranges are given (FHIR combines them as OR), the
     first one without ``appliesTo``/``age`` and of type normal/recommended
     becomes ``lab_range``; else the first whose conditions guttests can
-    represent (age, sex); else the first, as text only. With more than one
+    represent (age, sex) and the patient's context (gender, age at
+    collection) satisfies; else the first representable one; else the first,
+    as text only. A range kept with conditions carries them in
+    ``applies_to``: the engine uses it only for a patient who meets them, and
+    when the input lacks the sex or age it needs, the result is not
+    interpretable with that reason. With more than one
     range, all of them are written into ``lab_range_text`` joined by " | ".
     An age range ``12-14 a`` is read in completed units: age 12 to <15 years.
 Dates, specimen and patient
@@ -494,7 +499,9 @@ class _Doc:
     def _loose_panel(self, items: list[_Item]) -> Panel:
         first = items[0].obs
         patient = items[0].patient[0]
-        results = [r for item in items for r in self._results(item.obs, item.group)]
+        results = [
+            r for item in items for r in self._results(item.obs, item.group, item.patient[0])
+        ]
         location = self.loc[id(first)]
         first_provenance = results[0].provenance if results else None
         return Panel(
@@ -540,7 +547,11 @@ class _Doc:
                 patient=group[0].patient[0],
                 collected=collected,
                 lab=lab,
-                results=tuple(r for item in group for r in self._results(item.obs, item.group)),
+                results=tuple(
+                    r
+                    for item in group
+                    for r in self._results(item.obs, item.group, item.patient[0])
+                ),
                 provenance=provenance,
             )
             for _, group in groups
@@ -615,7 +626,9 @@ class _Doc:
             return None, None
         return specimen_in_text(text), text
 
-    def _results(self, obs: JSON, group: str | None) -> list[Result]:
+    def _results(
+        self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
+    ) -> list[Result]:
         loc = self.loc[id(obs)]
         status = status_from_text(_str(obs, "status"), codes_only=True) or ResultStatus.UNKNOWN
         collected = _effective(obs)
@@ -636,7 +649,9 @@ class _Doc:
         for part, where, keys in parts:
             value = _value(part, keys)
             code, codes, name = _codes(part.get("code"))
-            lab_rng, lab_rng_text = _ranges(part.get("referenceRange"), value.unit, lab)
+            lab_rng, lab_rng_text = _ranges(
+                part.get("referenceRange"), value.unit, lab, patient, collected
+            )
             result = Result(
                 name=name,
                 code=code,
@@ -1029,7 +1044,11 @@ class _Candidate(NamedTuple):
 
 
 def _ranges(
-    raw: object, unit: str | None, lab: str | None
+    raw: object,
+    unit: str | None,
+    lab: str | None,
+    patient: PatientContext = _NOBODY,
+    when: date | datetime | None = None,
 ) -> tuple[ReferenceRange | None, str | None]:
     if not isinstance(raw, list):
         return None, None
@@ -1037,22 +1056,16 @@ def _ranges(
     key = _dumps(raw)
     if key is None:
         return None, None
-    return _ranges_of(key, unit, lab)
-
-
-@lru_cache(maxsize=8192)
-def _ranges_of(
-    raw_json: bytes, unit: str | None, lab: str | None
-) -> tuple[ReferenceRange | None, str | None]:
-    raw = orjson.loads(raw_json)
-    candidates = [c for rr in raw if isinstance(rr, dict) for c in [_candidate(rr, unit, lab)] if c]
+    candidates = _candidates_of(key, unit, lab)
     if not candidates:
         return None, None
-    chosen = (
-        next((c for c in candidates if c.unconditional), None)
-        or next((c for c in candidates if c.representable), None)
-        or candidates[0]
-    )
+    chosen = next((c for c in candidates if c.unconditional), None)
+    if chosen is None:
+        representable = [c for c in candidates if c.representable]
+        chosen = next(
+            (c for c in representable if _applies(c.range.applies_to, patient, when)),
+            representable[0] if representable else candidates[0],
+        )
     rng = chosen.range
     if not chosen.representable:
         rng = lab_range(None, None, unit=unit, text=chosen.describe, lab=lab).model_copy(
@@ -1061,6 +1074,27 @@ def _ranges_of(
     if len(candidates) == 1:
         return rng, chosen.text
     return rng, " | ".join(c.describe for c in candidates)
+
+
+def _applies(a: Applicability, patient: PatientContext, when: date | datetime | None) -> bool:
+    """Whether the patient's known facts satisfy a range's sex and age conditions."""
+    if a.sex is not None and patient.sex != a.sex:
+        return False
+    if a.needs_age:
+        days = patient.age_days_at(when)
+        if days is None:
+            return False
+        if a.age_low is not None and days < a.age_low.days:
+            return False
+        if a.age_high is not None and days >= a.age_high.days:
+            return False
+    return True
+
+
+@lru_cache(maxsize=8192)
+def _candidates_of(raw_json: bytes, unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
+    raw = orjson.loads(raw_json)
+    return tuple(c for rr in raw if isinstance(rr, dict) for c in [_candidate(rr, unit, lab)] if c)
 
 
 def _candidate(rr: JSON, unit: str | None, lab: str | None) -> _Candidate | None:
