@@ -41,6 +41,25 @@ Grouping
     memory); a DiagnosticReport line yields a Panel of its contained
     Observations only, since its referenced Observations are on their own lines.
     A report with no Observation in the input yields no Panel.
+Patients
+    An Observation's own ``subject`` wins over its report's (and over its
+    group's, for ``hasMember`` members); an Observation without one belongs to
+    its report's or group's subject. A report that lists results of several
+    patients becomes one Panel per patient, the report's own patient first,
+    each with the report's name, date and lab: no result is ever filed under
+    another patient. A patient's identity is the resolved Patient resource,
+    else the reference as written, else a logical ``subject.identifier``
+    (system and value). ``Patient.identifier`` is kept with its system,
+    assigner and type in ``PatientContext.identifiers`` (the first value is
+    also ``patient_id``); ``Observation.identifier`` goes to
+    ``Result.identifiers`` and ``Observation.id`` to ``Provenance.source_id``.
+References not in the input
+    ``DiagnosticReport.result`` entries that resolve to nothing in the document
+    are counted. When the document yields no result at all, that is a
+    :class:`~guttests.FHIRError` naming the count ("references 5 Observations
+    not in the input"); beside results that were read, a
+    :class:`~guttests.GuttestsWarning` with the count. (NDJSON lines are
+    separate documents: a report line's references are not counted.)
 References
     Inside one JSON document every reference is resolved against the whole
     document first (``Patient/123``, absolute URLs, ``urn:uuid:`` fullUrls,
@@ -88,13 +107,16 @@ Errors
     ObservationDefinition, ...) raise :class:`~guttests.FHIRError` with the
     source and location. Inside a bundle or NDJSON such resources are skipped:
     they are not observations. Entries and contained resources are counted
-    from 1, like lines.
+    from 1, like lines. Locations name positions and resource types
+    (``entry 3 (Observation)``), never resource ids, which can carry
+    identifiers.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
@@ -103,7 +125,7 @@ from typing import Any, NamedTuple, TextIO
 import orjson
 from pydantic import ValidationError
 
-from .._errors import FHIRError, ValueParseError
+from .._errors import FHIRError, GuttestsWarning, ValueParseError
 from .._models import (
     Age,
     Applicability,
@@ -293,7 +315,34 @@ def _document(
         doc.add_bundle(obj, prefix)
     else:
         doc.add(obj, f"{prefix} ({_label(obj)})" if prefix else _label(obj), full_url=None)
-    yield from doc.panels()
+    produced = False
+    for panel in doc.panels():
+        produced = True
+        yield panel
+    if doc.missing and top_level:
+        _report_missing(doc.missing, produced, source, where)
+
+
+def _report_missing(missing: int, produced: bool, source: str | None, where: str) -> None:
+    """References from reports to Observations the input does not hold: never silent.
+
+    With nothing else to read it is an error (``report`` and ``batch`` both exit 1);
+    beside results that were read, a warning that counts them.
+    """
+    what = f"{missing} Observation{'s' if missing != 1 else ''}"
+    said = f"DiagnosticReport.result references {what} not in the input"
+    if not produced:
+        raise FHIRError(
+            f"{said}: no lab results to read",
+            source=source,
+            location=where,
+            hint="export the Observations with the report (a Bundle holding them, contained "
+            "Observations, or NDJSON with one resource per line)",
+        )
+    warnings.warn(
+        GuttestsWarning(f"{said} (not read)", source=source, location=where),
+        stacklevel=2,
+    )
 
 
 def _json_kind(obj: object) -> str:
