@@ -162,9 +162,7 @@ def test_stool_panel_bundle() -> None:
     assert calpro.specimen_text == "Stool, 3-day collection"
     assert calpro.collected == datetime.fromisoformat("2024-03-11T07:40:00+01:00")
     assert calpro.panel == "Comprehensive Stool Analysis"
-    assert calpro.provenance.location == (
-        "entry 2 (DiagnosticReport), contained 2 (Observation)"
-    )
+    assert calpro.provenance.location == ("entry 2 (DiagnosticReport), contained 2 (Observation)")
 
     elastase = by_name["Pancreatic Elastase-1, Feces"]
     assert elastase.lab_range is not None
