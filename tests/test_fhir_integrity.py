@@ -93,3 +93,114 @@ def test_report_and_batch_agree_on_missing_references(tmp_path: Path) -> None:
     for res in (rep, bat):
         assert "references 3 Observations not in the input" in res.stderr
         assert "no lab results found" not in res.stderr
+
+
+# --- JSON: duplicate keys, exact decimals, lone surrogates (issue 14 §6) -----------------
+
+
+def _obs_text(value_json: str, extra: str = "") -> str:
+    return (
+        '{"resourceType": "Observation", "id": "o1", "status": "final",'
+        f' "code": {{"text": "Calprotectin"}}{extra}, "valueQuantity": {value_json}}}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "location"),
+    [
+        (_obs_text('{"value": 50, "value": 500, "unit": "ug/g"}'), "document"),
+        (_obs_text('{"value": 50}', ', "status": "final"'), "document"),
+        (
+            '{"resourceType": "Bundle", "type": "collection", "entry": ['
+            '{"resource": {"resourceType": "Patient"}},'
+            f'{{"resource": {_obs_text("""{"value": 1, "unit": "x", "unit": "y"}""")}}}]}}',
+            "entry 2",
+        ),
+        (
+            '{"resourceType": "Patient", "id": "p"}\n'
+            + _obs_text('{"value": 1, "value": 2}').replace("\n", " "),
+            "line 2",
+        ),
+    ],
+)
+def test_duplicate_keys_are_an_error_naming_where(text: str, location: str) -> None:
+    """Last-wins would silently pick one of two values: refused, with the place."""
+    with pytest.raises(FHIRError, match="duplicate key") as err:
+        read_fhir(text, source="dup.json")
+    assert err.value.location == location
+
+
+def test_duplicate_top_level_key_of_a_bundle_is_an_error() -> None:
+    text = '{"resourceType": "Bundle", "type": "collection", "type": "searchset", "entry": []}'
+    with pytest.raises(FHIRError, match="duplicate key 'type'"):
+        read_fhir(text)
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        ("12.40", "12.40"),
+        ("0.000", "0.000"),
+        ("1.5E+3", "1.5E+3"),
+        ("1e2", "1e2"),
+        ("62", "62"),
+        ("-0.50", "-0.50"),
+        ("123456789012345678901234567890.5", "123456789012345678901234567890.5"),
+    ],
+)
+def test_decimals_keep_their_exact_text(number: str, text: str) -> None:
+    panels = read_fhir(_obs_text(f'{{"value": {number}, "unit": "ug/g"}}'))
+    (result,) = panels[0].results
+    assert result.value_text == text
+    assert result.value is not None
+    assert result.value.text == text
+
+
+def test_censored_decimal_keeps_its_text() -> None:
+    panels = read_fhir(_obs_text('{"value": 10.0, "comparator": "<", "unit": "ug/g"}'))
+    (result,) = panels[0].results
+    assert result.value_text == "<10.0"
+    assert result.value is not None
+    assert result.value.text == "<10.0"
+
+
+@pytest.mark.parametrize("number", ["1e-400", "2.5E-999", "0.1e-330"])
+def test_a_number_too_small_for_a_float_is_not_zero(number: str) -> None:
+    (result,) = read_fhir(_obs_text(f'{{"value": {number}, "unit": "ug/g"}}'))[0].results
+    assert result.value is None
+    assert result.value_text == number
+    assert result.value_error is not None
+    assert "too small" in result.value_error
+
+
+def test_true_zeros_stay_values() -> None:
+    for number in ("0", "0.0", "0e5", "-0.000"):
+        (result,) = read_fhir(_obs_text(f'{{"value": {number}, "unit": "ug/g"}}'))[0].results
+        assert result.value is not None, number
+        assert result.value_text == number
+
+
+def test_a_huge_integer_is_kept_as_text_not_a_crash() -> None:
+    digits = "9" * 5000
+    (result,) = read_fhir(_obs_text(f'{{"value": {digits}, "unit": "ug/g"}}'))[0].results
+    assert result.value_text == digits
+    assert result.value is None
+
+
+@pytest.mark.parametrize("string", ["\\ud800", "abc\\udfff", "\\udc00\\ud800", "\\ud83d"])
+def test_lone_surrogates_are_refused_at_the_reader(string: str) -> None:
+    text = (
+        '{"resourceType": "Observation", "status": "final",'
+        f' "code": {{"text": "x{string}"}}, "valueString": "5"}}'
+    )
+    with pytest.raises(FHIRError, match="lone surrogate"):
+        read_fhir(text)
+
+
+def test_surrogate_pairs_are_fine() -> None:
+    text = (
+        '{"resourceType": "Observation", "status": "final",'
+        ' "code": {"text": "x\\ud83d\\ude00"}, "valueString": "5"}'
+    )
+    (result,) = read_fhir(text)[0].results
+    assert result.name == "x\U0001f600"

@@ -115,12 +115,13 @@ Errors
 from __future__ import annotations
 
 import io
+import json
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple, NoReturn, TextIO
 
 import orjson
 from pydantic import ValidationError
@@ -140,7 +141,7 @@ from .._models import (
 )
 from .._range_text import lab_range, parse_range_text
 from .._types import ResultStatus, Sex, Specimen
-from .._values import CensoredValue, Comparator, QuantityValue, Value, parse_value
+from .._values import CensoredValue, QuantityValue, Value, parse_value
 from ._common import sex_from_text, specimen_in_text, status_from_text, value_or_error
 
 __all__ = ["iter_panels", "read_fhir"]
@@ -200,43 +201,39 @@ _NOBODY = PatientContext()
 def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]:
     """Panels from FHIR JSON or NDJSON text, read incrementally.
 
-    NDJSON is read one line at a time; a single JSON document (one or many
-    lines) is read whole, since its references may point anywhere in it.
+    NDJSON is read one resource at a time. A Bundle's ``entry`` array is read
+    one entry at a time: a Bundle of up to 2,000 entries is one document (every
+    reference resolves anywhere in it); a longer one is read in windows of
+    2,000 entries, so memory stays bounded (see "Large Bundles" above).
 
     >>> import io
     >>> lines = [
     ...     '{"resourceType": "Patient", "id": "p1", "gender": "female"}',
     ...     '{"resourceType": "Observation", "id": "z1", "status": "final",'
     ...     ' "subject": {"reference": "Patient/p1"}, "code": {"text": "Zonulin"},'
-    ...     ' "valueQuantity": {"value": 41.2, "unit": "ng/mL"}}',
+    ...     ' "valueQuantity": {"value": 41.20, "unit": "ng/mL"}}',
     ... ]
-    >>> [p.patient.sex for p in iter_panels(io.StringIO("\\n".join(lines)))]
-    ['female']
+    >>> panels = iter_panels(io.StringIO("\\n".join(lines)))
+    >>> [(p.patient.sex, p.results[0].value_text) for p in panels]
+    [('female', '41.20')]
     """
-    lines = enumerate(stream, 1)
-    first_no, first = _next_line(lines)
-    if not first:
+    text = _Text(stream, source)
+    if not text.peek():
         raise FHIRError("empty input: no FHIR resource", source=source)
-    first = first.lstrip("\ufeff")
-    try:
-        first_obj: object = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        # A pretty-printed document: read it whole.
-        text = "\n" * (first_no - 1) + first + "".join(line for _, line in lines)
-        doc = _loads(text, source, line_offset=0)
-        yield from _document(doc, source, prefix="", patients={}, top_level=True)
+    first_line = text.line()
+    first, streamed = yield from _first_value(text, source)
+    if not text.peek():
+        if not streamed:
+            yield from _document(first, source, prefix="", patients={}, top_level=True)
         return
-
-    line_no, line = _next_line(lines)
-    if not line:
-        yield from _document(first_obj, source, prefix="", patients={}, top_level=True)
-        return
+    # more values follow: NDJSON, one resource per line
     patients: dict[str, PatientContext] = {}
-    yield from _ndjson_line(first_obj, first_no, source, patients)
-    while line:
-        obj = _loads(line, source, line_offset=line_no - 1)
+    if not streamed:
+        yield from _ndjson_line(first, first_line, source, patients)
+    while text.peek():
+        line_no = text.line()
+        obj = text.value(f"line {line_no}")
         yield from _ndjson_line(obj, line_no, source, patients)
-        line_no, line = _next_line(lines)
 
 
 def read_fhir(text: str, *, source: str | None = None) -> list[Panel]:
@@ -249,26 +246,267 @@ def read_fhir(text: str, *, source: str | None = None) -> list[Panel]:
     return list(iter_panels(io.StringIO(text), source=source))
 
 
-# --- documents ----------------------------------------------------------------------------
+# --- JSON: exact decimals, no duplicate keys, no lone surrogates --------------------------
 
 
-def _next_line(lines: Iterator[tuple[int, str]]) -> tuple[int, str]:
-    """The next line that is not blank, with its number; ``(0, "")`` at the end."""
-    for number, line in lines:
-        if line.strip():
-            return number, line
-    return 0, ""
+class _Decimal(float):
+    """A JSON number with a fraction or an exponent, with its exact text.
+
+    The float serves comparisons; ``text`` is what the input wrote (``12.40``,
+    ``1e-400``), so a value is never re-spelled or silently rounded.
+    """
+
+    text: str
+
+    def __new__(cls, text: str) -> _Decimal:
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
 
 
-def _loads(text: str, source: str | None, *, line_offset: int) -> object:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+def _int(text: str) -> int | _Decimal:
+    # Python refuses int() of more than 4,300 digits: such a number keeps its text.
+    return int(text) if len(text) <= 640 else _Decimal(text)
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> JSON:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return d
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_Decimal, parse_int=_int)
+_WS = re.compile(r"[ \t\r\n]*")
+_SURROGATE_MARK = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_KEY_SHOWN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+_WINDOW = 2000
+"""Entries of a Bundle read as one document; a longer Bundle is read in windows of this many."""
+
+
+def _has_lone_surrogate(obj: object) -> bool:
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _LONE_SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+class _Text:
+    """JSON values read one at a time from a text stream (the standard library's
+    decoder does the parsing; this only refills its buffer), with line numbers."""
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, stream: TextIO, source: str | None) -> None:
+        self.stream = stream
+        self.source = source
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.lines = 0  # newlines before ``counted``
+        self.counted = 0
+        self.lines_iter: Iterator[str] | None = None
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        read = getattr(self.stream, "read", None)
+        if read is not None:
+            chunk = read(max(self._CHUNK, len(self.buf) - self.pos))
+        else:  # an iterable of lines
+            if self.lines_iter is None:
+                self.lines_iter = iter(self.stream)
+            chunk = next(self.lines_iter, "")
+        if not chunk:
+            self.eof = True
+            return False
+        if not self.buf and chunk[0] == "\ufeff":
+            chunk = chunk[1:]
+        if self.pos:
+            self.line()
+            self.buf = self.buf[self.pos :]
+            self.pos = self.counted = 0
+        self.buf += chunk
+        return True
+
+    def line(self) -> int:
+        """The line number (from 1) at the current position."""
+        self.lines += self.buf.count("\n", self.counted, self.pos)
+        self.counted = self.pos
+        return self.lines + 1
+
+    def peek(self) -> str:
+        """The next character that is not white space ('' at the end)."""
+        while True:
+            m = _WS.match(self.buf, self.pos)
+            self.pos = m.end() if m else self.pos
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return ""
+
+    def expect(self, char: str, what: str) -> None:
+        if self.peek() != char:
+            self.fail(f"expecting {what}", self.pos)
+        self.pos += 1
+
+    def fail(self, message: str, at: int, cause: Exception | None = None) -> NoReturn:
+        self.line()
+        line = self.lines + self.buf.count("\n", self.counted, at) + 1
+        column = at - self.buf.rfind("\n", 0, at)
         raise FHIRError(
-            f"not JSON: {exc.msg}",
-            source=source,
-            location=f"line {exc.lineno + line_offset}, column {exc.colno}",
-        ) from exc
+            f"not JSON: {message}", source=self.source, location=f"line {line}, column {column}"
+        ) from (cause or json.JSONDecodeError(message, self.buf, at))
+
+    def value(self, where: str) -> object:
+        """The next JSON value, decoded whole; ``where`` names it in errors."""
+        self.peek()
+        while True:
+            start = self.pos
+            try:
+                obj, end = _DECODER.raw_decode(self.buf, start)
+            except json.JSONDecodeError as exc:
+                truncated = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
+                if truncated and self._more():
+                    continue
+                self.fail(exc.msg, exc.pos, exc)
+            except _DuplicateKeyError as exc:
+                shown = repr(exc.key) if _KEY_SHOWN.fullmatch(exc.key) else "a key"
+                raise FHIRError(
+                    f"duplicate key {shown} in a JSON object (a key may appear once)",
+                    source=self.source,
+                    location=where,
+                    hint="JSON input must not repeat a key: guttests does not guess which "
+                    "value is meant",
+                ) from None
+            except RecursionError:
+                raise FHIRError(
+                    "JSON nested too deeply", source=self.source, location=where
+                ) from None
+            if end >= len(self.buf) and self._more():
+                continue  # a number at the end of the buffer may go on
+            self.pos = end
+            if _SURROGATE_MARK.search(self.buf, start, end) and _has_lone_surrogate(obj):
+                raise FHIRError(
+                    "a JSON string holds a lone surrogate (\\ud800-\\udfff): not valid Unicode",
+                    source=self.source,
+                    location=where,
+                    hint="re-export the file as valid UTF-8",
+                )
+            return obj
+
+
+def _first_value(text: _Text, source: str | None) -> Generator[Panel, None, tuple[object, bool]]:
+    """The first JSON value, whole, unless it is a Bundle whose ``entry`` it streams.
+
+    Returns the value and whether its entries were streamed (their panels yielded).
+    """
+    if text.peek() != "{":
+        return text.value("document"), False
+    text.pos += 1
+    head: JSON = {}
+    streamed = False
+    if text.peek() == "}":
+        text.pos += 1
+        return head, False
+    while True:
+        if text.peek() != '"':
+            text.fail("expecting a property name in double quotes", text.pos)
+        key = text.value("document")
+        assert isinstance(key, str)
+        text.expect(":", "':'")
+        if key in head or (key == "entry" and streamed):
+            shown = repr(key) if _KEY_SHOWN.fullmatch(key) else "a key"
+            raise FHIRError(
+                f"duplicate key {shown} in a JSON object (a key may appear once)",
+                source=source,
+                location="document",
+            )
+        if key == "entry" and head.get("resourceType") == "Bundle" and text.peek() == "[":
+            text.pos += 1
+            yield from _stream_entries(text, source, head)
+            streamed = True
+        else:
+            head[key] = text.value("document" if key != "entry" else "Bundle.entry")
+        char = text.peek()
+        if not char:
+            text.fail("unexpected end of data", text.pos)
+        text.pos += 1
+        if char == "}":
+            return head, streamed
+        if char != ",":
+            text.fail("expecting ',' delimiter", text.pos - 1)
+
+
+def _stream_entries(text: _Text, source: str | None, bundle: JSON) -> Iterator[Panel]:
+    """A Bundle's entries, one at a time, in windows of :data:`_WINDOW` entries.
+
+    Patients seen in a window are remembered for the later ones; a report whose
+    Observations were not all in its window looks for the rest in the next window.
+    """
+    patients: dict[str, PatientContext] = {}
+    doc = _Doc(source, patients)
+    windows = 1
+    produced = False
+    missing = 0
+    count = 0
+    n = 0
+    if text.peek() == "]":
+        text.pos += 1
+    else:
+        while True:
+            n += 1
+            entry = text.value(f"entry {n}")
+            doc.add_entry(entry, f"entry {n}", "")
+            count += 1
+            char = text.peek()
+            if not char:
+                text.fail("unexpected end of data", text.pos)
+            text.pos += 1
+            last = char == "]"
+            if not last and char != ",":
+                text.fail("expecting ',' delimiter", text.pos - 1)
+            if count >= _WINDOW and not last:
+                for panel in doc.panels():
+                    produced = True
+                    yield panel
+                carried = doc.carry()
+                missing += doc.missing
+                patients.update(doc.known_patients())
+                doc = _Doc(source, patients)
+                for report, loc in carried:
+                    doc.add(report, loc, full_url=None, carried=True)
+                count = 0
+                windows += 1
+            if last:
+                break
+    for panel in doc.panels():
+        produced = True
+        yield panel
+    missing += doc.missing
+    if missing:
+        _report_missing(missing, produced, source, "document", windowed=windows > 1)
+    if bundle.get("resourceType") != "Bundle":  # pragma: no cover - checked before streaming
+        raise FHIRError("not a Bundle", source=source, location="document")
 
 
 def _ndjson_line(
@@ -323,7 +561,9 @@ def _document(
         _report_missing(doc.missing, produced, source, where)
 
 
-def _report_missing(missing: int, produced: bool, source: str | None, where: str) -> None:
+def _report_missing(
+    missing: int, produced: bool, source: str | None, where: str, *, windowed: bool = False
+) -> None:
     """References from reports to Observations the input does not hold: never silent.
 
     With nothing else to read it is an error (``report`` and ``batch`` both exit 1);
@@ -331,6 +571,11 @@ def _report_missing(missing: int, produced: bool, source: str | None, where: str
     """
     what = f"{missing} Observation{'s' if missing != 1 else ''}"
     said = f"DiagnosticReport.result references {what} not in the input"
+    if windowed:
+        said = (
+            f"DiagnosticReport.result references {what} not found near the report (a Bundle "
+            f"of more than {_WINDOW:,} entries is read in windows of {_WINDOW:,})"
+        )
     if not produced:
         raise FHIRError(
             f"{said}: no lab results to read",
@@ -390,6 +635,32 @@ class _Doc:
         self.patient_cache: dict[int, PatientContext] = {}
         self.missing = 0
         """References from a DiagnosticReport's ``result`` to Observations not in the input."""
+        self.unresolved: list[tuple[JSON, list[JSON]]] = []
+        self.carried: set[int] = set()
+
+    def carry(self) -> list[tuple[JSON, str]]:
+        """Reports whose results were not all in this window, to look again in the next.
+
+        Each is carried once, with only its unresolved references; those are no longer
+        counted as missing here.
+        """
+        out: list[tuple[JSON, str]] = []
+        for report, refs in self.unresolved:
+            if id(report) in self.carried:
+                continue
+            self.missing -= len(refs)
+            rest = {k: v for k, v in report.items() if k != "contained"}
+            rest["result"] = refs
+            out.append((rest, self.loc[id(report)]))
+        return out
+
+    def known_patients(self) -> dict[str, PatientContext]:
+        """This window's Patients by every reference that names them."""
+        out: dict[str, PatientContext] = {}
+        for key, res in self.index.items():
+            if res.get("resourceType") == "Patient":
+                out[_relative(key)] = self.patient_cache.get(id(res)) or _patient(res)
+        return out
 
     # -- building -----------------------------------------------------------------------
 
@@ -399,27 +670,30 @@ class _Doc:
         if not isinstance(entries, list):
             raise FHIRError("Bundle.entry is not a list", source=self.source, location=where)
         for n, entry in enumerate(entries, 1):
-            loc = _join(prefix, f"entry {n}")
-            if not isinstance(entry, dict):
-                raise FHIRError("bundle entry is not an object", source=self.source, location=loc)
-            res = entry.get("resource")
-            if res is None:
-                continue  # e.g. a batch-response entry that holds only a response
-            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
-                raise FHIRError(
-                    "entry resource is not a FHIR resource (no resourceType)",
-                    source=self.source,
-                    location=loc,
-                )
-            full_url = entry.get("fullUrl")
-            if res["resourceType"] == "Bundle":
-                self.add_bundle(res, f"{loc} ({_label(res)})")
-            else:
-                self.add(
-                    res, f"{loc} ({_label(res)})", full_url if isinstance(full_url, str) else None
-                )
+            self.add_entry(entry, _join(prefix, f"entry {n}"), prefix)
 
-    def add(self, res: JSON, loc: str, full_url: str | None) -> None:
+    def add_entry(self, entry: object, loc: str, prefix: str) -> None:
+        """One Bundle entry (``loc`` names it): its resource, a nested Bundle's entries."""
+        if not isinstance(entry, dict):
+            raise FHIRError("bundle entry is not an object", source=self.source, location=loc)
+        res = entry.get("resource")
+        if res is None:
+            return  # e.g. a batch-response entry that holds only a response
+        if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+            raise FHIRError(
+                "entry resource is not a FHIR resource (no resourceType)",
+                source=self.source,
+                location=loc,
+            )
+        full_url = entry.get("fullUrl")
+        if res["resourceType"] == "Bundle":
+            self.add_bundle(res, f"{loc} ({_label(res)})")
+        else:
+            self.add(res, f"{loc} ({_label(res)})", full_url if isinstance(full_url, str) else None)
+
+    def add(self, res: JSON, loc: str, full_url: str | None, *, carried: bool = False) -> None:
+        if carried:
+            self.carried.add(id(res))
         self.order.append(res)
         self.loc[id(res)] = loc
         if full_url:
@@ -574,12 +848,16 @@ class _Doc:
         name = _concept_name(report.get("code"))
         own = self.patient(report)
         items: list[_Item] = []
+        unresolved: list[JSON] = []
         for ref in _list(report, "result"):
             obs = self.resolve(ref, report)
             if obs is not None and obs.get("resourceType") == "Observation":
                 self._collect(obs, name, own, items)
             elif obs is None:
                 self.missing += 1
+                unresolved.append(ref)
+        if unresolved:
+            self.unresolved.append((report, unresolved))
         for inner in _list(report, "contained"):
             if inner.get("resourceType") == "Observation":
                 self._collect(inner, name, own, items)
@@ -748,9 +1026,15 @@ def _common(values: list[Any]) -> Any:
 def _dumps(obj: object) -> bytes | None:
     """Compact JSON of a parsed part, or ``None`` when it nests deeper than orjson writes."""
     try:
-        return orjson.dumps(obj)
+        return orjson.dumps(obj, default=_plain)
     except orjson.JSONEncodeError:
         return None
+
+
+def _plain(obj: object) -> float:
+    if isinstance(obj, float):  # a _Decimal: its float for cache keys
+        return float(obj)
+    raise TypeError
 
 
 def _str(d: JSON, key: str) -> str | None:
@@ -935,7 +1219,8 @@ def _is_number(v: object) -> bool:
 
 
 def _number_text(v: int | float) -> str:
-    return repr(v)
+    """The number as the input wrote it."""
+    return v.text if isinstance(v, _Decimal) else repr(v)
 
 
 def _raw_text(v: object) -> str:
@@ -1010,11 +1295,10 @@ def _quantity(q: object) -> _Read:
     text = _number_text(raw)
     comparator = q.get("comparator")
     if comparator is None:
-        return _Read(text, _exact(text, float(raw)), None, unit)
+        return _Read(text, *_number_value(text), unit)
     if isinstance(comparator, str) and comparator in _COMPARATORS:
         text = f"{comparator}{text}"
-        value = _censored(text, comparator, float(raw))
-        return _Read(text, value, None, unit)
+        return _Read(text, *_number_value(text), unit)
     return _error(
         f"{_raw_text(comparator)}{text}",
         f"comparator {_raw_text(comparator)!r} is not a limit (<, <=, >=, >)",
@@ -1022,15 +1306,29 @@ def _quantity(q: object) -> _Read:
     )
 
 
-# Lab values repeat (limited precision): build each value object once.
+_NONZERO_MANTISSA = re.compile(r"^[<>=]*-?0*\.?0*[1-9]")
+
+
+# Lab values repeat (limited precision): read each spelling once.
 @lru_cache(maxsize=16384)
-def _exact(text: str, number: float) -> QuantityValue:
-    return QuantityValue(text=text, value=number)
+def _number_value(text: str) -> tuple[Value | None, str | None]:
+    """A JSON number's exact text (with its comparator) read as a value, never rounded away.
 
-
-@lru_cache(maxsize=4096)
-def _censored(text: str, comparator: Comparator, limit: float) -> CensoredValue:
-    return CensoredValue(text=text, comparator=comparator, limit=limit)
+    The text goes through :func:`~guttests.parse_value`, as every format's values do; a
+    number that is not zero but too small for a float (``1e-400``) is refused, not 0.
+    """
+    value, error = value_or_error(text)
+    number = (
+        value.value
+        if isinstance(value, QuantityValue)
+        else value.limit
+        if isinstance(value, CensoredValue)
+        else None
+    )
+    if number == 0.0 and _NONZERO_MANTISSA.match(text.split("e")[0].split("E")[0]):
+        reason = "the number is too small to represent (it would read as 0)"
+        return None, str(ValueParseError(reason, text=text))
+    return value, error
 
 
 def _coded(cc: object) -> _Read:
