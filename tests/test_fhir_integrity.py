@@ -169,8 +169,13 @@ def test_a_number_too_small_for_a_float_is_not_zero(number: str) -> None:
     (result,) = read_fhir(_obs_text(f'{{"value": {number}, "unit": "ug/g"}}'))[0].results
     assert result.value is None
     assert result.value_text == number
+    assert result.value_error is not None  # refused (here or by parse_value), never 0.0
+
+
+def test_underflow_reason_is_named() -> None:
+    (result,) = read_fhir(_obs_text('{"value": 1e-400, "unit": "ug/g"}'))[0].results
     assert result.value_error is not None
-    assert "too small" in result.value_error
+    assert "too small to represent" in result.value_error
 
 
 def test_true_zeros_stay_values() -> None:
