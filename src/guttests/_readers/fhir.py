@@ -115,6 +115,7 @@ Errors
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import warnings
@@ -293,6 +294,8 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _KEY_SHOWN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 _WINDOW = 2000
 """Entries of a Bundle read as one document; a longer Bundle is read in windows of this many."""
+_PATIENT_MEMORY = 20_000
+"""References to Patients of earlier windows remembered by a windowed Bundle (the latest)."""
 
 
 def _has_lone_surrogate(obj: object) -> bool:
@@ -492,6 +495,9 @@ def _stream_entries(text: _Text, source: str | None, bundle: JSON) -> Iterator[P
                 carried = doc.carry()
                 missing += doc.missing
                 patients.update(doc.known_patients())
+                if len(patients) > _PATIENT_MEMORY:  # forget the oldest: memory stays bounded
+                    for key in list(itertools.islice(patients, len(patients) - _PATIENT_MEMORY)):
+                        del patients[key]
                 doc = _Doc(source, patients)
                 for report, loc in carried:
                     doc.add(report, loc, full_url=None, carried=True)
@@ -659,7 +665,10 @@ class _Doc:
         out: dict[str, PatientContext] = {}
         for key, res in self.index.items():
             if res.get("resourceType") == "Patient":
-                out[_relative(key)] = self.patient_cache.get(id(res)) or _patient(res)
+                context = self.patient_cache.get(id(res))
+                if context is None:
+                    context = self.patient_cache[id(res)] = _patient(res)
+                out[_relative(key)] = context
         return out
 
     # -- building -----------------------------------------------------------------------
