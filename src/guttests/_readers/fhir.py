@@ -647,13 +647,13 @@ class _Doc:
     def carry(self) -> list[tuple[JSON, str]]:
         """Reports whose results were not all in this window, to look again in the next.
 
-        Each is carried once, with only its unresolved references; those are no longer
-        counted as missing here.
+        Each is carried with only its unresolved references (no longer counted as missing
+        here), and carried on while each window finds some of them.
         """
         out: list[tuple[JSON, str]] = []
         for report, refs in self.unresolved:
-            if id(report) in self.carried:
-                continue
+            if id(report) in self.carried and len(refs) == len(_list(report, "result")):
+                continue  # carried here and nothing found: those are missing
             self.missing -= len(refs)
             rest = {k: v for k, v in report.items() if k != "contained"}
             rest["result"] = refs
