@@ -4,7 +4,8 @@ Accepted input: one Observation, one DiagnosticReport (with ``contained``
 Observations), a Bundle of any type (``collection``, ``searchset``,
 ``transaction``, ``batch-response``, ...), or NDJSON with one resource per line.
 Only the fields guttests uses are read, with plain type-checked dict access
-(orjson parses); no full FHIR model is built.
+(the standard library's JSON decoder parses, keeping each decimal's exact text
+and refusing duplicate keys); no full FHIR model is built.
 
 >>> text = (
 ...     '{"resourceType": "Observation", "id": "calpro", "status": "final",'
@@ -53,6 +54,22 @@ Patients
     assigner and type in ``PatientContext.identifiers`` (the first value is
     also ``patient_id``); ``Observation.identifier`` goes to
     ``Result.identifiers`` and ``Observation.id`` to ``Provenance.source_id``.
+Large Bundles
+    A Bundle's ``entry`` array is read one entry at a time. Up to 2,000
+    entries it is one document, as above. A longer Bundle is read in windows of
+    2,000 consecutive entries, so memory stays bounded: references resolve
+    within the window and to the Patients of earlier windows (the latest
+    20,000 are remembered); a DiagnosticReport whose Observations come after it
+    looks for them in the following windows while each finds some. An
+    Observation that came before its report in an earlier window is read under
+    its own subject, and the report's warning counts it as not found near the
+    report.
+JSON
+    A key repeated in one JSON object is a :class:`~guttests.FHIRError` naming
+    the document, entry or line (never "last wins"). Numbers keep the text the
+    input wrote: ``value_text`` of ``12.40`` is ``12.40``; a number no float
+    can hold (``1e-400``) is a ``value_error``, never 0. A string holding a lone
+    surrogate (``\\ud800``) is not Unicode text: a FHIRError.
 References not in the input
     ``DiagnosticReport.result`` entries that resolve to nothing in the document
     are counted. When the document yields no result at all, that is a
