@@ -209,3 +209,10 @@ def test_surrogate_pairs_are_fine() -> None:
     )
     (result,) = read_fhir(text)[0].results
     assert result.name == "x\U0001f600"
+
+
+def test_a_raw_lone_surrogate_in_a_str_is_refused() -> None:
+    """A str handed to the reader directly can hold a lone surrogate unescaped."""
+    text = '{"resourceType": "Observation", "status": "final", "valueString": "5\ud800"}'
+    with pytest.raises(FHIRError, match="lone surrogate"):
+        read_fhir(text)

@@ -306,7 +306,7 @@ def _object(pairs: list[tuple[str, Any]]) -> JSON:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_Decimal, parse_int=_int)
 _WS = re.compile(r"[ \t\r\n]*")
-_SURROGATE_MARK = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _KEY_SHOWN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 _WINDOW = 2000
@@ -345,6 +345,7 @@ class _Text:
         self.lines = 0  # newlines before ``counted``
         self.counted = 0
         self.lines_iter: Iterator[str] | None = None
+        self.raw_surrogates = False
 
     def _more(self) -> bool:
         if self.eof:
@@ -365,6 +366,8 @@ class _Text:
             self.line()
             self.buf = self.buf[self.pos :]
             self.pos = self.counted = 0
+        if not self.raw_surrogates and _LONE_SURROGATE.search(chunk):
+            self.raw_surrogates = True  # (only a str given directly can hold them)
         self.buf += chunk
         return True
 
@@ -425,7 +428,13 @@ class _Text:
             if end >= len(self.buf) and self._more():
                 continue  # a number at the end of the buffer may go on
             self.pos = end
-            if _SURROGATE_MARK.search(self.buf, start, end) and _has_lone_surrogate(obj):
+            if (
+                self.raw_surrogates
+                or (
+                    self.buf.find("\\u", start, end) >= 0
+                    and _SURROGATE_ESCAPE.search(self.buf, start, end)
+                )
+            ) and _has_lone_surrogate(obj):
                 raise FHIRError(
                     "a JSON string holds a lone surrogate (\\ud800-\\udfff): not valid Unicode",
                     source=self.source,
