@@ -8,9 +8,13 @@ import warnings
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from guttests._models import Panel
 from guttests._readers import fhir
 from guttests._readers.fhir import iter_panels, read_fhir
+from guttests.testing import panels, to_fhir
 
 JSON = dict[str, Any]
 
@@ -145,3 +149,30 @@ def test_ndjson_after_a_pretty_printed_first_resource() -> None:
     panels = read_fhir(first + "\n" + second + "\n")
     assert [p.results[0].value_text for p in panels] == ["1", "2"]
     assert panels[1].results[0].provenance.location == "line 13 (Observation)"
+
+
+@settings(max_examples=25, deadline=None)
+@given(ps=st.lists(panels(), min_size=1, max_size=4), window=st.integers(1, 6))
+def test_windowed_reading_files_every_result_as_whole_reading(ps: list[Panel], window: int) -> None:
+    """Property: for reports written before their Observations (as guttests.testing writes
+    them), reading in windows gives the same results under the same patients."""
+    text = to_fhir(ps)
+
+    def view(panels: list[Panel]) -> list[tuple[str | None, Any, str, str | None]]:
+        return sorted(
+            (r.provenance.source_id, p.patient.model_dump_json(), r.value_text, p.name)
+            for p in panels
+            for r in p.results
+        )
+
+    whole = read_fhir(text)
+    original = fhir._WINDOW
+    fhir._WINDOW = window
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            windowed = read_fhir(text)
+    finally:
+        fhir._WINDOW = original
+    assert view(windowed) == view(whole)
+    assert sum(len(p.results) for p in ps) == len(view(windowed))
