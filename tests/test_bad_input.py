@@ -7,12 +7,12 @@ interpretation, their status and exact reason. Everything goes through the publi
 
 from __future__ import annotations
 
+import json
 import tomllib
 import warnings
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 import guttests
@@ -108,7 +108,7 @@ def test_calprotectin_without_birth_date_depends_on_age() -> None:
     ("file", "fmt", "cause"),
     [
         ("latin1.csv", None, UnicodeDecodeError),
-        ("not_json.json", None, orjson.JSONDecodeError),
+        ("not_json.json", None, json.JSONDecodeError),
         ("bad_segment.hl7", None, type(None)),
     ],
 )

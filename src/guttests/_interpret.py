@@ -362,7 +362,13 @@ class _Engine:
             rng = result.lab_range
             unit = result.unit
             factor: float | str | None
-            if rng is not None and rng.bands and self.prefer_lab:
+            if (
+                rng is not None
+                and rng.bands
+                and self.prefer_lab
+                and rng.applies_to.sex is None
+                and not rng.applies_to.needs_age
+            ):
                 origin: Literal["lab", "catalogue", "user"] = "lab"
                 hit = self._lab_routes.get((id(rng), unit))
                 if hit is None or hit[0] is not rng:
@@ -515,11 +521,18 @@ class _Engine:
         notes: tuple[str, ...] = ()
         lab = result.lab_range
         lab_usable = False
+        lab_refused: str | None = None
         if lab is not None:
             if lab.bands:
-                if self.prefer_lab:
+                # A lab range restricted by sex or age applies only when the patient's
+                # context satisfies it (the rule catalogue ranges follow).
+                lab_refused = _lab_range_refusal(lab, context, when)
+                if lab_refused is not None:
+                    notes = (lab_refused,)
+                elif self.prefer_lab:
                     return lab, "lab", notes
-                lab_usable = True
+                else:
+                    lab_usable = True
             else:
                 notes = (_unreadable(lab.text, lab.note),)
         elif result.lab_range_text:
@@ -546,6 +559,10 @@ class _Engine:
         if lab_usable:
             assert lab is not None  # narrowed by lab_usable
             return lab, "lab", notes
+        if lab_refused is not None:
+            if missing:  # the catalogue's ranges lack context too: say both
+                lab_refused += "; " + self._no_range_reason(result, analyte, missing)
+            raise _NotInterpretable(lab_refused)
         raise _NotInterpretable(self._no_range_reason(result, analyte, missing))
 
     def _origin(self, range_id: str) -> Literal["lab", "catalogue", "user"]:
@@ -799,6 +816,42 @@ def _pick(
     top = [r for r in applicable if r.applies_to.specificity() == best]
     # A range valid for everyone applies even when a more specific one lacked context.
     return top[0], set(), len(top) - 1
+
+
+def _lab_range_refusal(
+    rng: ReferenceRange, context: PatientContext, when: date | datetime | None
+) -> str | None:
+    """Why the lab's own range cannot be used for this patient, or ``None`` when it applies.
+
+    A range the lab restricted to one sex or an age interval (FHIR ``appliesTo``,
+    ``referenceRange.age``) applies only when the input gives that fact and it matches.
+    """
+    a = rng.applies_to
+    if a.sex is None and not a.needs_age:
+        return None
+    shown = rng.text or rng.describe()
+    scope = a.describe()
+    missing: list[str] = []
+    if a.sex is not None:
+        if context.sex is None:
+            missing.append("sex")
+        elif context.sex != a.sex:
+            return f"the lab's range {shown!r} applies to {scope}, not to this patient"
+    if a.needs_age:
+        age_days = context.age_days_at(when)
+        if age_days is None:
+            missing.append("age at collection")
+        elif (a.age_low is not None and age_days < a.age_low.days) or (
+            a.age_high is not None and age_days >= a.age_high.days
+        ):
+            return f"the lab's range {shown!r} applies to {scope}, not to this patient"
+    if missing:
+        need = " and ".join(missing)
+        return (
+            f"the lab's range {shown!r} applies to {scope}, and the input does not give "
+            f"the patient's {need}"
+        )
+    return None
 
 
 def _arbitrary(unit: str) -> bool:

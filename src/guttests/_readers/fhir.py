@@ -4,7 +4,8 @@ Accepted input: one Observation, one DiagnosticReport (with ``contained``
 Observations), a Bundle of any type (``collection``, ``searchset``,
 ``transaction``, ``batch-response``, ...), or NDJSON with one resource per line.
 Only the fields guttests uses are read, with plain type-checked dict access
-(orjson parses); no full FHIR model is built.
+(the standard library's JSON decoder parses, keeping each decimal's exact text
+and refusing duplicate keys); no full FHIR model is built.
 
 >>> text = (
 ...     '{"resourceType": "Observation", "id": "calpro", "status": "final",'
@@ -17,7 +18,9 @@ Only the fields guttests uses are read, with plain type-checked dict access
 >>> result.name, result.value.value, result.unit, result.lab_range.describe()
 ('Calprotectin, Feces', 62.0, 'ug/g', '≤50')
 >>> result.provenance.describe()
-'calpro.json, Observation/calpro'
+'calpro.json, Observation'
+>>> result.provenance.source_id
+'calpro'
 
 Decisions (each one keeps what came in and guesses nothing):
 
@@ -39,6 +42,41 @@ Grouping
     memory); a DiagnosticReport line yields a Panel of its contained
     Observations only, since its referenced Observations are on their own lines.
     A report with no Observation in the input yields no Panel.
+Patients
+    An Observation's own ``subject`` wins over its report's (and over its
+    group's, for ``hasMember`` members); an Observation without one belongs to
+    its report's or group's subject. A report that lists results of several
+    patients becomes one Panel per patient, the report's own patient first,
+    each with the report's name, date and lab: no result is ever filed under
+    another patient. A patient's identity is the resolved Patient resource,
+    else the reference as written, else a logical ``subject.identifier``
+    (system and value). ``Patient.identifier`` is kept with its system,
+    assigner and type in ``PatientContext.identifiers`` (the first value is
+    also ``patient_id``); ``Observation.identifier`` goes to
+    ``Result.identifiers`` and ``Observation.id`` to ``Provenance.source_id``.
+Large Bundles
+    A Bundle's ``entry`` array is read one entry at a time. Up to 2,000
+    entries it is one document, as above. A longer Bundle is read in windows of
+    2,000 consecutive entries, so memory stays bounded: references resolve
+    within the window and to the Patients of earlier windows (the latest
+    20,000 are remembered); a DiagnosticReport whose Observations come after it
+    looks for them in the following windows while each finds some. An
+    Observation that came before its report in an earlier window is read under
+    its own subject, and the report's warning counts it as not found near the
+    report.
+JSON
+    A key repeated in one JSON object is a :class:`~guttests.FHIRError` naming
+    the document, entry or line (never "last wins"). Numbers keep the text the
+    input wrote: ``value_text`` of ``12.40`` is ``12.40``; a number no float
+    can hold (``1e-400``) is a ``value_error``, never 0. A string holding a lone
+    surrogate (``\\ud800``) is not Unicode text: a FHIRError.
+References not in the input
+    ``DiagnosticReport.result`` entries that resolve to nothing in the document
+    are counted. When the document yields no result at all, that is a
+    :class:`~guttests.FHIRError` naming the count ("references 5 Observations
+    not in the input"); beside results that were read, a
+    :class:`~guttests.GuttestsWarning` with the count. (NDJSON lines are
+    separate documents: a report line's references are not counted.)
 References
     Inside one JSON document every reference is resolved against the whole
     document first (``Patient/123``, absolute URLs, ``urn:uuid:`` fullUrls,
@@ -62,7 +100,12 @@ Reference ranges
     unit). When several ranges are given (FHIR combines them as OR), the
     first one without ``appliesTo``/``age`` and of type normal/recommended
     becomes ``lab_range``; else the first whose conditions guttests can
-    represent (age, sex); else the first, as text only. With more than one
+    represent (age, sex) and the patient's context (gender, age at
+    collection) satisfies; else the first representable one; else the first,
+    as text only. A range kept with conditions carries them in
+    ``applies_to``: the engine uses it only for a patient who meets them, and
+    when the input lacks the sex or age it needs, the result is not
+    interpretable with that reason. With more than one
     range, all of them are written into ``lab_range_text`` joined by " | ".
     An age range ``12-14 a`` is read in completed units: age 12 to <15 years.
 Dates, specimen and patient
@@ -81,26 +124,32 @@ Errors
     ObservationDefinition, ...) raise :class:`~guttests.FHIRError` with the
     source and location. Inside a bundle or NDJSON such resources are skipped:
     they are not observations. Entries and contained resources are counted
-    from 1, like lines.
+    from 1, like lines. Locations name positions and resource types
+    (``entry 3 (Observation)``), never resource ids, which can carry
+    identifiers.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import json
 import re
-from collections.abc import Iterator, Mapping
+import warnings
+from collections.abc import Generator, Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple, NoReturn, TextIO
 
 import orjson
 from pydantic import ValidationError
 
-from .._errors import FHIRError, ValueParseError
+from .._errors import FHIRError, GuttestsWarning, ValueParseError
 from .._models import (
     Age,
     Applicability,
     Coding,
+    Identifier,
     Panel,
     PatientContext,
     Provenance,
@@ -110,7 +159,7 @@ from .._models import (
 )
 from .._range_text import lab_range, parse_range_text
 from .._types import ResultStatus, Sex, Specimen
-from .._values import CensoredValue, Comparator, QuantityValue, Value
+from .._values import CensoredValue, QuantityValue, Value
 from ._common import (
     coded_entry,
     coded_value,
@@ -170,43 +219,39 @@ _NOBODY = PatientContext()
 def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]:
     """Panels from FHIR JSON or NDJSON text, read incrementally.
 
-    NDJSON is read one line at a time; a single JSON document (one or many
-    lines) is read whole, since its references may point anywhere in it.
+    NDJSON is read one resource at a time. A Bundle's ``entry`` array is read
+    one entry at a time: a Bundle of up to 2,000 entries is one document (every
+    reference resolves anywhere in it); a longer one is read in windows of
+    2,000 entries, so memory stays bounded (see "Large Bundles" above).
 
     >>> import io
     >>> lines = [
     ...     '{"resourceType": "Patient", "id": "p1", "gender": "female"}',
     ...     '{"resourceType": "Observation", "id": "z1", "status": "final",'
     ...     ' "subject": {"reference": "Patient/p1"}, "code": {"text": "Zonulin"},'
-    ...     ' "valueQuantity": {"value": 41.2, "unit": "ng/mL"}}',
+    ...     ' "valueQuantity": {"value": 41.20, "unit": "ng/mL"}}',
     ... ]
-    >>> [p.patient.sex for p in iter_panels(io.StringIO("\\n".join(lines)))]
-    ['female']
+    >>> panels = iter_panels(io.StringIO("\\n".join(lines)))
+    >>> [(p.patient.sex, p.results[0].value_text) for p in panels]
+    [('female', '41.20')]
     """
-    lines = enumerate(stream, 1)
-    first_no, first = _next_line(lines)
-    if not first:
+    text = _Text(stream, source)
+    if not text.peek():
         raise FHIRError("empty input: no FHIR resource", source=source)
-    first = first.lstrip("\ufeff")
-    try:
-        first_obj: object = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        # A pretty-printed document: read it whole.
-        text = "\n" * (first_no - 1) + first + "".join(line for _, line in lines)
-        doc = _loads(text, source, line_offset=0)
-        yield from _document(doc, source, prefix="", patients={}, top_level=True)
+    first_line = text.line()
+    first, streamed = yield from _first_value(text, source)
+    if not text.peek():
+        if not streamed:
+            yield from _document(first, source, prefix="", patients={}, top_level=True)
         return
-
-    line_no, line = _next_line(lines)
-    if not line:
-        yield from _document(first_obj, source, prefix="", patients={}, top_level=True)
-        return
+    # more values follow: NDJSON, one resource per line
     patients: dict[str, PatientContext] = {}
-    yield from _ndjson_line(first_obj, first_no, source, patients)
-    while line:
-        obj = _loads(line, source, line_offset=line_no - 1)
+    if not streamed:
+        yield from _ndjson_line(first, first_line, source, patients)
+    while text.peek():
+        line_no = text.line()
+        obj = text.value(f"line {line_no}")
         yield from _ndjson_line(obj, line_no, source, patients)
-        line_no, line = _next_line(lines)
 
 
 def read_fhir(text: str, *, source: str | None = None) -> list[Panel]:
@@ -219,26 +264,281 @@ def read_fhir(text: str, *, source: str | None = None) -> list[Panel]:
     return list(iter_panels(io.StringIO(text), source=source))
 
 
-# --- documents ----------------------------------------------------------------------------
+# --- JSON: exact decimals, no duplicate keys, no lone surrogates --------------------------
 
 
-def _next_line(lines: Iterator[tuple[int, str]]) -> tuple[int, str]:
-    """The next line that is not blank, with its number; ``(0, "")`` at the end."""
-    for number, line in lines:
-        if line.strip():
-            return number, line
-    return 0, ""
+class _Decimal(float):
+    """A JSON number with a fraction or an exponent, with its exact text.
+
+    The float serves comparisons; ``text`` is what the input wrote (``12.40``,
+    ``1e-400``), so a value is never re-spelled or silently rounded.
+    """
+
+    text: str
+
+    def __new__(cls, text: str) -> _Decimal:
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
 
 
-def _loads(text: str, source: str | None, *, line_offset: int) -> object:
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
+def _int(text: str) -> int | _Decimal:
+    # Python refuses int() of more than 4,300 digits: such a number keeps its text.
+    return int(text) if len(text) <= 640 else _Decimal(text)
+
+
+class _DuplicateKeyError(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> JSON:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
+    return d
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_float=_Decimal, parse_int=_int)
+_WS = re.compile(r"[ \t\r\n]*")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_KEY_SHOWN = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
+_WINDOW = 2000
+"""Entries of a Bundle read as one document; a longer Bundle is read in windows of this many."""
+_PATIENT_MEMORY = 20_000
+"""References to Patients of earlier windows remembered by a windowed Bundle (the latest)."""
+
+
+def _has_lone_surrogate(obj: object) -> bool:
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _LONE_SURROGATE.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+class _Text:
+    """JSON values read one at a time from a text stream (the standard library's
+    decoder does the parsing; this only refills its buffer), with line numbers."""
+
+    _CHUNK = 1 << 16
+
+    def __init__(self, stream: TextIO, source: str | None) -> None:
+        self.stream = stream
+        self.source = source
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+        self.lines = 0  # newlines before ``counted``
+        self.counted = 0
+        self.lines_iter: Iterator[str] | None = None
+        self.raw_surrogates = False
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        read = getattr(self.stream, "read", None)
+        if read is not None:
+            chunk = read(max(self._CHUNK, len(self.buf) - self.pos))
+        else:  # an iterable of lines
+            if self.lines_iter is None:
+                self.lines_iter = iter(self.stream)
+            chunk = next(self.lines_iter, "")
+        if not chunk:
+            self.eof = True
+            return False
+        if not self.buf and chunk[0] == "\ufeff":
+            chunk = chunk[1:]
+        if self.pos:
+            self.line()
+            self.buf = self.buf[self.pos :]
+            self.pos = self.counted = 0
+        if not self.raw_surrogates and _LONE_SURROGATE.search(chunk):
+            self.raw_surrogates = True  # (only a str given directly can hold them)
+        self.buf += chunk
+        return True
+
+    def line(self) -> int:
+        """The line number (from 1) at the current position."""
+        self.lines += self.buf.count("\n", self.counted, self.pos)
+        self.counted = self.pos
+        return self.lines + 1
+
+    def peek(self) -> str:
+        """The next character that is not white space ('' at the end)."""
+        while True:
+            m = _WS.match(self.buf, self.pos)
+            self.pos = m.end() if m else self.pos
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return ""
+
+    def expect(self, char: str, what: str) -> None:
+        if self.peek() != char:
+            self.fail(f"expecting {what}", self.pos)
+        self.pos += 1
+
+    def fail(self, message: str, at: int, cause: Exception | None = None) -> NoReturn:
+        self.line()
+        line = self.lines + self.buf.count("\n", self.counted, at) + 1
+        column = at - self.buf.rfind("\n", 0, at)
         raise FHIRError(
-            f"not JSON: {exc.msg}",
-            source=source,
-            location=f"line {exc.lineno + line_offset}, column {exc.colno}",
-        ) from exc
+            f"not JSON: {message}", source=self.source, location=f"line {line}, column {column}"
+        ) from (cause or json.JSONDecodeError(message, self.buf, at))
+
+    def value(self, where: str) -> object:
+        """The next JSON value, decoded whole; ``where`` names it in errors."""
+        self.peek()
+        while True:
+            start = self.pos
+            try:
+                obj, end = _DECODER.raw_decode(self.buf, start)
+            except json.JSONDecodeError as exc:
+                truncated = exc.pos >= len(self.buf) - 64 or exc.msg.startswith("Unterminated")
+                if truncated and self._more():
+                    continue
+                self.fail(exc.msg, exc.pos, exc)
+            except _DuplicateKeyError as exc:
+                shown = repr(exc.key) if _KEY_SHOWN.fullmatch(exc.key) else "a key"
+                raise FHIRError(
+                    f"duplicate key {shown} in a JSON object (a key may appear once)",
+                    source=self.source,
+                    location=where,
+                    hint="JSON input must not repeat a key: guttests does not guess which "
+                    "value is meant",
+                ) from None
+            except RecursionError:
+                raise FHIRError(
+                    "JSON nested too deeply", source=self.source, location=where
+                ) from None
+            if end >= len(self.buf) and self._more():
+                continue  # a number at the end of the buffer may go on
+            self.pos = end
+            if (
+                self.raw_surrogates
+                or (
+                    self.buf.find("\\u", start, end) >= 0
+                    and _SURROGATE_ESCAPE.search(self.buf, start, end)
+                )
+            ) and _has_lone_surrogate(obj):
+                raise FHIRError(
+                    "a JSON string holds a lone surrogate (\\ud800-\\udfff): not valid Unicode",
+                    source=self.source,
+                    location=where,
+                    hint="re-export the file as valid UTF-8",
+                )
+            return obj
+
+
+def _first_value(text: _Text, source: str | None) -> Generator[Panel, None, tuple[object, bool]]:
+    """The first JSON value, whole, unless it is a Bundle whose ``entry`` it streams.
+
+    Returns the value and whether its entries were streamed (their panels yielded).
+    """
+    if text.peek() != "{":
+        return text.value("document"), False
+    text.pos += 1
+    head: JSON = {}
+    streamed = False
+    if text.peek() == "}":
+        text.pos += 1
+        return head, False
+    while True:
+        if text.peek() != '"':
+            text.fail("expecting a property name in double quotes", text.pos)
+        key = text.value("document")
+        assert isinstance(key, str)
+        text.expect(":", "':'")
+        if key in head or (key == "entry" and streamed):
+            shown = repr(key) if _KEY_SHOWN.fullmatch(key) else "a key"
+            raise FHIRError(
+                f"duplicate key {shown} in a JSON object (a key may appear once)",
+                source=source,
+                location="document",
+            )
+        if key == "entry" and head.get("resourceType") == "Bundle" and text.peek() == "[":
+            text.pos += 1
+            yield from _stream_entries(text, source, head)
+            streamed = True
+        else:
+            head[key] = text.value("document" if key != "entry" else "Bundle.entry")
+        char = text.peek()
+        if not char:
+            text.fail("unexpected end of data", text.pos)
+        text.pos += 1
+        if char == "}":
+            return head, streamed
+        if char != ",":
+            text.fail("expecting ',' delimiter", text.pos - 1)
+
+
+def _stream_entries(text: _Text, source: str | None, bundle: JSON) -> Iterator[Panel]:
+    """A Bundle's entries, one at a time, in windows of :data:`_WINDOW` entries.
+
+    Patients seen in a window are remembered for the later ones; a report whose
+    Observations were not all in its window looks for the rest in the next window.
+    """
+    patients: dict[str, PatientContext] = {}
+    doc = _Doc(source, patients)
+    windows = 1
+    produced = False
+    missing = 0
+    count = 0
+    n = 0
+    if text.peek() == "]":
+        text.pos += 1
+    else:
+        while True:
+            n += 1
+            entry = text.value(f"entry {n}")
+            doc.add_entry(entry, f"entry {n}", "")
+            count += 1
+            char = text.peek()
+            if not char:
+                text.fail("unexpected end of data", text.pos)
+            text.pos += 1
+            last = char == "]"
+            if not last and char != ",":
+                text.fail("expecting ',' delimiter", text.pos - 1)
+            if count >= _WINDOW and not last:
+                for panel in doc.panels():
+                    produced = True
+                    yield panel
+                carried = doc.carry()
+                missing += doc.missing
+                patients.update(doc.known_patients())
+                if len(patients) > _PATIENT_MEMORY:  # forget the oldest: memory stays bounded
+                    for key in list(itertools.islice(patients, len(patients) - _PATIENT_MEMORY)):
+                        del patients[key]
+                doc = _Doc(source, patients)
+                for report, loc in carried:
+                    doc.add(report, loc, full_url=None, carried=True)
+                count = 0
+                windows += 1
+            if last:
+                break
+    for panel in doc.panels():
+        produced = True
+        yield panel
+    missing += doc.missing
+    if missing:
+        _report_missing(missing, produced, source, "document", windowed=windows > 1)
+    if bundle.get("resourceType") != "Bundle":  # pragma: no cover - checked before streaming
+        raise FHIRError("not a Bundle", source=source, location="document")
 
 
 def _ndjson_line(
@@ -285,7 +585,41 @@ def _document(
         doc.add_bundle(obj, prefix)
     else:
         doc.add(obj, f"{prefix} ({_label(obj)})" if prefix else _label(obj), full_url=None)
-    yield from doc.panels()
+    produced = False
+    for panel in doc.panels():
+        produced = True
+        yield panel
+    if doc.missing and top_level:
+        _report_missing(doc.missing, produced, source, where)
+
+
+def _report_missing(
+    missing: int, produced: bool, source: str | None, where: str, *, windowed: bool = False
+) -> None:
+    """References from reports to Observations the input does not hold: never silent.
+
+    With nothing else to read it is an error (``report`` and ``batch`` both exit 1);
+    beside results that were read, a warning that counts them.
+    """
+    what = f"{missing} Observation{'s' if missing != 1 else ''}"
+    said = f"DiagnosticReport.result references {what} not in the input"
+    if windowed:
+        said = (
+            f"DiagnosticReport.result references {what} not found near the report (a Bundle "
+            f"of more than {_WINDOW:,} entries is read in windows of {_WINDOW:,})"
+        )
+    if not produced:
+        raise FHIRError(
+            f"{said}: no lab results to read",
+            source=source,
+            location=where,
+            hint="export the Observations with the report (a Bundle holding them, contained "
+            "Observations, or NDJSON with one resource per line)",
+        )
+    warnings.warn(
+        GuttestsWarning(f"{said} (not read)", source=source, location=where),
+        stacklevel=2,
+    )
 
 
 def _json_kind(obj: object) -> str:
@@ -305,9 +639,17 @@ def _join(prefix: str, part: str) -> str:
 
 
 def _label(res: JSON) -> str:
-    rtype = res.get("resourceType")
-    rid = res.get("id")
-    return f"{rtype}/{rid}" if isinstance(rid, str) else str(rtype)
+    """The resource type only: ids can carry identifiers (``obs-MRN77341``), so
+    locations name positions; an Observation's id is kept in ``Provenance.source_id``."""
+    return str(res.get("resourceType"))
+
+
+class _Item(NamedTuple):
+    """One Observation claimed for a panel: its group name and its patient (facts, key)."""
+
+    obs: JSON
+    group: str | None
+    patient: tuple[PatientContext, object]
 
 
 class _Doc:
@@ -323,6 +665,37 @@ class _Doc:
         self.contained: dict[int, dict[str, JSON]] = {}
         self.claimed: set[int] = set()
         self.patient_cache: dict[int, PatientContext] = {}
+        self.missing = 0
+        """References from a DiagnosticReport's ``result`` to Observations not in the input."""
+        self.unresolved: list[tuple[JSON, list[JSON]]] = []
+        self.carried: set[int] = set()
+
+    def carry(self) -> list[tuple[JSON, str]]:
+        """Reports whose results were not all in this window, to look again in the next.
+
+        Each is carried with only its unresolved references (no longer counted as missing
+        here), and carried on while each window finds some of them.
+        """
+        out: list[tuple[JSON, str]] = []
+        for report, refs in self.unresolved:
+            if id(report) in self.carried and len(refs) == len(_list(report, "result")):
+                continue  # carried here and nothing found: those are missing
+            self.missing -= len(refs)
+            rest = {k: v for k, v in report.items() if k != "contained"}
+            rest["result"] = refs
+            out.append((rest, self.loc[id(report)]))
+        return out
+
+    def known_patients(self) -> dict[str, PatientContext]:
+        """This window's Patients by every reference that names them."""
+        out: dict[str, PatientContext] = {}
+        for key, res in self.index.items():
+            if res.get("resourceType") == "Patient":
+                context = self.patient_cache.get(id(res))
+                if context is None:
+                    context = self.patient_cache[id(res)] = _patient(res)
+                out[_relative(key)] = context
+        return out
 
     # -- building -----------------------------------------------------------------------
 
@@ -332,27 +705,30 @@ class _Doc:
         if not isinstance(entries, list):
             raise FHIRError("Bundle.entry is not a list", source=self.source, location=where)
         for n, entry in enumerate(entries, 1):
-            loc = _join(prefix, f"entry {n}")
-            if not isinstance(entry, dict):
-                raise FHIRError("bundle entry is not an object", source=self.source, location=loc)
-            res = entry.get("resource")
-            if res is None:
-                continue  # e.g. a batch-response entry that holds only a response
-            if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
-                raise FHIRError(
-                    "entry resource is not a FHIR resource (no resourceType)",
-                    source=self.source,
-                    location=loc,
-                )
-            full_url = entry.get("fullUrl")
-            if res["resourceType"] == "Bundle":
-                self.add_bundle(res, f"{loc} ({_label(res)})")
-            else:
-                self.add(
-                    res, f"{loc} ({_label(res)})", full_url if isinstance(full_url, str) else None
-                )
+            self.add_entry(entry, _join(prefix, f"entry {n}"), prefix)
 
-    def add(self, res: JSON, loc: str, full_url: str | None) -> None:
+    def add_entry(self, entry: object, loc: str, prefix: str) -> None:
+        """One Bundle entry (``loc`` names it): its resource, a nested Bundle's entries."""
+        if not isinstance(entry, dict):
+            raise FHIRError("bundle entry is not an object", source=self.source, location=loc)
+        res = entry.get("resource")
+        if res is None:
+            return  # e.g. a batch-response entry that holds only a response
+        if not isinstance(res, dict) or not isinstance(res.get("resourceType"), str):
+            raise FHIRError(
+                "entry resource is not a FHIR resource (no resourceType)",
+                source=self.source,
+                location=loc,
+            )
+        full_url = entry.get("fullUrl")
+        if res["resourceType"] == "Bundle":
+            self.add_bundle(res, f"{loc} ({_label(res)})")
+        else:
+            self.add(res, f"{loc} ({_label(res)})", full_url if isinstance(full_url, str) else None)
+
+    def add(self, res: JSON, loc: str, full_url: str | None, *, carried: bool = False) -> None:
+        if carried:
+            self.carried.add(id(res))
         self.order.append(res)
         self.loc[id(res)] = loc
         if full_url:
@@ -401,18 +777,33 @@ class _Doc:
 
     def patient(self, holder: JSON) -> tuple[PatientContext, object]:
         """Patient facts of ``holder.subject`` and a key that groups by subject."""
+        found = self.own_patient(holder)
+        return found if found is not None else (_NOBODY, None)
+
+    def own_patient(self, holder: JSON) -> tuple[PatientContext, object] | None:
+        """``holder``'s own subject (facts and identity key), ``None`` when it names none.
+
+        The key is one patient identity: the resolved Patient resource, else the
+        reference as written (relative form), else the logical identifier.
+        """
         subject = holder.get("subject")
+        if not isinstance(subject, dict):
+            return None
         res = self.resolve(subject, holder)
         if res is not None and res.get("resourceType") == "Patient":
             cached = self.patient_cache.get(id(res))
             if cached is None:
                 cached = self.patient_cache[id(res)] = _patient(res)
             return cached, id(res)
-        ref = subject.get("reference") if isinstance(subject, dict) else None
-        if isinstance(ref, str):
+        ref = subject.get("reference")
+        if isinstance(ref, str) and ref:
             rel = _relative(ref)
             return self.patients.get(rel, _NOBODY), rel
-        return _NOBODY, None
+        ident = _identifier(subject.get("identifier"))
+        if ident is not None:
+            context = PatientContext(patient_id=ident.value, identifiers=(ident,))
+            return context, ("identifier", *ident.key)
+        return None
 
     # -- panels -------------------------------------------------------------------------
 
@@ -420,7 +811,7 @@ class _Doc:
         if len(self.order) == 1 and self.order[0].get("resourceType") == "Observation":
             # the common NDJSON line: one Observation, nothing to resolve inside it
             obs = self.order[0]
-            yield self._loose_panel(obs, self._results(obs, None))
+            yield self._loose_panel([_Item(obs, None, self.patient(obs))])
             return
         observations = [r for r in self.order if r.get("resourceType") == "Observation"]
         members: set[int] = set()
@@ -434,28 +825,41 @@ class _Doc:
         position = {id(r): n for n, r in enumerate(self.order)}
         for res in self.order:
             if res.get("resourceType") == "DiagnosticReport":
-                panel = self._report_panel(res)
-                if panel.results:  # a report whose Observations are elsewhere adds nothing
-                    staged.append((position[id(res)], panel))
+                # a report whose Observations are elsewhere adds nothing (counted as missing)
+                staged.extend((position[id(res)], panel) for panel in self._report_panels(res))
 
-        groups: dict[object, tuple[int, JSON, list[tuple[JSON, str | None]]]] = {}
+        # Observations no report claims: one panel per subject; a member of a group
+        # goes with its own subject when it names one.
+        items: list[_Item] = []
         for roots_only in (True, False):
             for obs in observations:
                 if id(obs) in self.claimed or (roots_only and id(obs) in members):
                     continue
-                _, key = self.patient(obs)
-                if key not in groups:
-                    groups[key] = (position[id(obs)], obs, [])
-                self._collect(obs, None, groups[key][2])
-        for pos, first, items in groups.values():
-            results = [r for obs, group in items for r in self._results(obs, group)]
-            staged.append((pos, self._loose_panel(first, results)))
+                self._collect(obs, None, self.patient(obs), items)
+        for pos, panel_items in self._by_patient(items, position):
+            staged.append((pos, self._loose_panel(panel_items)))
         staged.sort(key=lambda item: item[0])
         for _, panel in staged:
             yield panel
 
-    def _loose_panel(self, first: JSON, results: list[Result]) -> Panel:
-        patient, _ = self.patient(first)
+    def _by_patient(
+        self, items: list[_Item], position: Mapping[int, int]
+    ) -> list[tuple[int, list[_Item]]]:
+        """``items`` split by patient identity, in the order of each patient's first one."""
+        groups: dict[object, tuple[int, list[_Item]]] = {}
+        for item in items:
+            key = item.patient[1]
+            if key not in groups:
+                groups[key] = (position[id(item.obs)], [])
+            groups[key][1].append(item)
+        return list(groups.values())
+
+    def _loose_panel(self, items: list[_Item]) -> Panel:
+        first = items[0].obs
+        patient = items[0].patient[0]
+        results = [
+            r for item in items for r in self._results(item.obs, item.group, item.patient[0])
+        ]
         location = self.loc[id(first)]
         first_provenance = results[0].provenance if results else None
         return Panel(
@@ -468,48 +872,90 @@ class _Doc:
             else self._provenance(location),
         )
 
-    def _report_panel(self, report: JSON) -> Panel:
+    def _report_panels(self, report: JSON) -> list[Panel]:
+        """The report's Observations, one Panel per patient.
+
+        An Observation's own ``subject`` wins over the report's: when a report lists
+        results of several patients, each patient gets a panel of their own (the
+        report's name, date and lab on each), so no result is filed under another
+        patient. The report's own patient comes first.
+        """
         name = _concept_name(report.get("code"))
-        items: list[tuple[JSON, str | None]] = []
+        own = self.patient(report)
+        items: list[_Item] = []
+        unresolved: list[JSON] = []
         for ref in _list(report, "result"):
             obs = self.resolve(ref, report)
             if obs is not None and obs.get("resourceType") == "Observation":
-                self._collect(obs, name, items)
+                self._collect(obs, name, own, items)
+            elif obs is None:
+                self.missing += 1
+                unresolved.append(ref)
+        if unresolved:
+            self.unresolved.append((report, unresolved))
         for inner in _list(report, "contained"):
             if inner.get("resourceType") == "Observation":
-                self._collect(inner, name, items)
-        patient, _ = self.patient(report)
-        return Panel(
-            name=name,
-            patient=patient,
-            collected=_effective(report),
-            lab=self._lab(report),
-            results=tuple(r for obs, group in items for r in self._results(obs, group)),
-            provenance=self._provenance(self.loc[id(report)]),
-        )
+                self._collect(inner, name, own, items)
+        if not items:
+            return []
+        position = {id(item.obs): n for n, item in enumerate(items)}
+        groups = self._by_patient(items, position)
+        groups.sort(key=lambda g: (g[1][0].patient[1] != own[1], g[0]))
+        collected, lab = _effective(report), self._lab(report)
+        provenance = self._provenance(self.loc[id(report)])
+        return [
+            Panel(
+                name=name,
+                patient=group[0].patient[0],
+                collected=collected,
+                lab=lab,
+                results=tuple(
+                    r
+                    for item in group
+                    for r in self._results(item.obs, item.group, item.patient[0])
+                ),
+                provenance=provenance,
+            )
+            for _, group in groups
+        ]
 
-    def _collect(self, root: JSON, group: str | None, out: list[tuple[JSON, str | None]]) -> None:
-        """Claim ``root``, then its members and contained Observations, depth first."""
-        stack: list[tuple[JSON, str | None]] = [(root, group)]
+    def _collect(
+        self,
+        root: JSON,
+        group: str | None,
+        patient: tuple[PatientContext, object],
+        out: list[_Item],
+    ) -> None:
+        """Claim ``root``, then its members and contained Observations, depth first.
+
+        Each one is filed under its own subject when it names one, else under the
+        subject it inherits (its group's, its report's).
+        """
+        stack: list[tuple[JSON, str | None, tuple[PatientContext, object]]] = [
+            (root, group, patient)
+        ]
         while stack:
-            obs, name = stack.pop()
+            obs, name, inherited = stack.pop()
             if id(obs) in self.claimed:
                 continue
             self.claimed.add(id(obs))
-            out.append((obs, name))
+            mine = self.own_patient(obs) or inherited
+            out.append(_Item(obs, name, mine))
             inner_name = _concept_name(obs.get("code")) or name
-            nxt: list[tuple[JSON, str | None]] = []
+            nxt: list[tuple[JSON, str | None, tuple[PatientContext, object]]] = []
             for ref in _list(obs, "hasMember"):
                 member = self.resolve(ref, obs)
                 if member is not None and member.get("resourceType") == "Observation":
-                    nxt.append((member, inner_name))
+                    nxt.append((member, inner_name, mine))
             for inner in _list(obs, "contained"):
                 if inner.get("resourceType") == "Observation":
-                    nxt.append((inner, name))
+                    nxt.append((inner, name, mine))
             stack.extend(reversed(nxt))
 
-    def _provenance(self, location: str) -> Provenance:
-        return Provenance(source=self.source, location=location, format=_FORMAT)
+    def _provenance(self, location: str, source_id: str | None = None) -> Provenance:
+        return Provenance(
+            source=self.source, location=location, format=_FORMAT, source_id=source_id
+        )
 
     def _lab(self, res: JSON) -> str | None:
         for performer in _list(res, "performer"):
@@ -542,7 +988,9 @@ class _Doc:
             return None, None
         return specimen_in_text(text), text
 
-    def _results(self, obs: JSON, group: str | None) -> list[Result]:
+    def _results(
+        self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
+    ) -> list[Result]:
         loc = self.loc[id(obs)]
         status = status_from_text(_str(obs, "status"), codes_only=True) or ResultStatus.UNKNOWN
         collected = _effective(obs)
@@ -557,11 +1005,15 @@ class _Doc:
         parts.extend(
             (c, f"{loc}, component {n}", _value_keys(c)) for n, c in enumerate(components, 1)
         )
+        identifiers = _identifiers(obs.get("identifier"))
+        source_id = obs.get("id") if isinstance(obs.get("id"), str) else None
         out: list[Result] = []
         for part, where, keys in parts:
             value = _value(part, keys)
             code, codes, name = _codes(part.get("code"))
-            lab_rng, lab_rng_text = _ranges(part.get("referenceRange"), value.unit, lab)
+            lab_rng, lab_rng_text = _ranges(
+                part.get("referenceRange"), value.unit, lab, patient, collected
+            )
             result = Result(
                 name=name,
                 code=code,
@@ -579,7 +1031,8 @@ class _Doc:
                 lab=lab,
                 method=method,
                 status=status,
-                provenance=self._provenance(where),
+                provenance=self._provenance(where, source_id),
+                identifiers=identifiers,
                 panel=group,
             )
             out.append(result)
@@ -608,9 +1061,15 @@ def _common(values: list[Any]) -> Any:
 def _dumps(obj: object) -> bytes | None:
     """Compact JSON of a parsed part, or ``None`` when it nests deeper than orjson writes."""
     try:
-        return orjson.dumps(obj)
+        return orjson.dumps(obj, default=_plain)
     except orjson.JSONEncodeError:
         return None
+
+
+def _plain(obj: object) -> float:
+    if isinstance(obj, float):  # a _Decimal: its float for cache keys
+        return float(obj)
+    raise TypeError
 
 
 def _str(d: JSON, key: str) -> str | None:
@@ -738,11 +1197,8 @@ def _patient(res: JSON) -> PatientContext:
     birth = res.get("birthDate")
     when = _when(birth)  # None for partial and impossible dates (2013-02-30)
     birth_date = when if isinstance(when, date) and not isinstance(when, datetime) else None
-    patient_id = None
-    for ident in _list(res, "identifier"):
-        patient_id = _str(ident, "value")
-        if patient_id is not None:
-            break
+    identifiers = _identifiers(res.get("identifier"))
+    patient_id = identifiers[0].value if identifiers else None
     name = None
     for human in _list(res, "name"):
         name = _str(human, "text")
@@ -752,7 +1208,35 @@ def _patient(res: JSON) -> PatientContext:
             name = " ".join([*given, family] if family else given) or None
         if name is not None:
             break
-    return PatientContext(patient_id=patient_id, name=name, sex=sex, birth_date=birth_date)
+    return PatientContext(
+        patient_id=patient_id,
+        identifiers=identifiers,
+        name=name,
+        sex=sex,
+        birth_date=birth_date,
+    )
+
+
+def _identifier(raw: object) -> Identifier | None:
+    """A FHIR Identifier as given: value, system, assigner's display, type code."""
+    if not isinstance(raw, dict):
+        return None
+    value = _str(raw, "value")
+    if value is None:
+        return None
+    assigner = raw.get("assigner")
+    return Identifier(
+        value=value,
+        system=_str(raw, "system"),
+        assigner=_str(assigner, "display") if isinstance(assigner, dict) else None,
+        type=_concept_code(raw.get("type")),
+    )
+
+
+def _identifiers(raw: object) -> tuple[Identifier, ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple(i for i in map(_identifier, raw) if i is not None)
 
 
 # --- values -------------------------------------------------------------------------------
@@ -770,7 +1254,8 @@ def _is_number(v: object) -> bool:
 
 
 def _number_text(v: int | float) -> str:
-    return repr(v)
+    """The number as the input wrote it."""
+    return v.text if isinstance(v, _Decimal) else repr(v)
 
 
 def _raw_text(v: object) -> str:
@@ -845,11 +1330,10 @@ def _quantity(q: object) -> _Read:
     text = _number_text(raw)
     comparator = q.get("comparator")
     if comparator is None:
-        return _Read(text, _exact(text, float(raw)), None, unit)
+        return _Read(text, *_number_value(text), unit)
     if isinstance(comparator, str) and comparator in _COMPARATORS:
         text = f"{comparator}{text}"
-        value = _censored(text, comparator, float(raw))
-        return _Read(text, value, None, unit)
+        return _Read(text, *_number_value(text), unit)
     return _error(
         f"{_raw_text(comparator)}{text}",
         f"comparator {_raw_text(comparator)!r} is not a limit (<, <=, >=, >)",
@@ -857,15 +1341,29 @@ def _quantity(q: object) -> _Read:
     )
 
 
-# Lab values repeat (limited precision): build each value object once.
+_NONZERO_MANTISSA = re.compile(r"^[<>=]*-?0*\.?0*[1-9]")
+
+
+# Lab values repeat (limited precision): read each spelling once.
 @lru_cache(maxsize=16384)
-def _exact(text: str, number: float) -> QuantityValue:
-    return QuantityValue(text=text, value=number)
+def _number_value(text: str) -> tuple[Value | None, str | None]:
+    """A JSON number's exact text (with its comparator) read as a value, never rounded away.
 
-
-@lru_cache(maxsize=4096)
-def _censored(text: str, comparator: Comparator, limit: float) -> CensoredValue:
-    return CensoredValue(text=text, comparator=comparator, limit=limit)
+    The text goes through :func:`~guttests.parse_value`, as every format's values do; a
+    number that is not zero but too small for a float (``1e-400``) is refused, not 0.
+    """
+    value, error = value_or_error(text)
+    number = (
+        value.value
+        if isinstance(value, QuantityValue)
+        else value.limit
+        if isinstance(value, CensoredValue)
+        else None
+    )
+    if number == 0.0 and _NONZERO_MANTISSA.match(text.split("e")[0].split("E")[0]):
+        reason = "the number is too small to represent (it would read as 0)"
+        return None, str(ValueParseError(reason, text=text))
+    return value, error
 
 
 def _coded(cc: object) -> _Read:
@@ -923,7 +1421,11 @@ class _Candidate(NamedTuple):
 
 
 def _ranges(
-    raw: object, unit: str | None, lab: str | None
+    raw: object,
+    unit: str | None,
+    lab: str | None,
+    patient: PatientContext = _NOBODY,
+    when: date | datetime | None = None,
 ) -> tuple[ReferenceRange | None, str | None]:
     if not isinstance(raw, list):
         return None, None
@@ -931,22 +1433,16 @@ def _ranges(
     key = _dumps(raw)
     if key is None:
         return None, None
-    return _ranges_of(key, unit, lab)
-
-
-@lru_cache(maxsize=8192)
-def _ranges_of(
-    raw_json: bytes, unit: str | None, lab: str | None
-) -> tuple[ReferenceRange | None, str | None]:
-    raw = orjson.loads(raw_json)
-    candidates = [c for rr in raw if isinstance(rr, dict) for c in [_candidate(rr, unit, lab)] if c]
+    candidates = _candidates_of(key, unit, lab)
     if not candidates:
         return None, None
-    chosen = (
-        next((c for c in candidates if c.unconditional), None)
-        or next((c for c in candidates if c.representable), None)
-        or candidates[0]
-    )
+    chosen = next((c for c in candidates if c.unconditional), None)
+    if chosen is None:
+        representable = [c for c in candidates if c.representable]
+        chosen = next(
+            (c for c in representable if _applies(c.range.applies_to, patient, when)),
+            representable[0] if representable else candidates[0],
+        )
     rng = chosen.range
     if not chosen.representable:
         rng = lab_range(None, None, unit=unit, text=chosen.describe, lab=lab).model_copy(
@@ -955,6 +1451,27 @@ def _ranges_of(
     if len(candidates) == 1:
         return rng, chosen.text
     return rng, " | ".join(c.describe for c in candidates)
+
+
+def _applies(a: Applicability, patient: PatientContext, when: date | datetime | None) -> bool:
+    """Whether the patient's known facts satisfy a range's sex and age conditions."""
+    if a.sex is not None and patient.sex != a.sex:
+        return False
+    if a.needs_age:
+        days = patient.age_days_at(when)
+        if days is None:
+            return False
+        if a.age_low is not None and days < a.age_low.days:
+            return False
+        if a.age_high is not None and days >= a.age_high.days:
+            return False
+    return True
+
+
+@lru_cache(maxsize=8192)
+def _candidates_of(raw_json: bytes, unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
+    raw = orjson.loads(raw_json)
+    return tuple(c for rr in raw if isinstance(rr, dict) for c in [_candidate(rr, unit, lab)] if c)
 
 
 def _candidate(rr: JSON, unit: str | None, lab: str | None) -> _Candidate | None:
