@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
+from ._age import CalendarAge
 from ._errors import UnitError
 from ._models import (
     Analyte,
@@ -296,7 +297,7 @@ class _Engine:
         self._origins: dict[str, Literal["lab", "catalogue", "user"]] = {}
         # the last (context, collection time, age in days): one tuple, replaced whole, so
         # that threads sharing the engine never pair one context with another's age
-        self._last_age: tuple[object, object, float | None] = (None, None, None)
+        self._last_age: tuple[object, object, CalendarAge | None] = (None, None, None)
 
     # -- analyte -------------------------------------------------------------------------
     def info(self, analyte: Analyte | None) -> _AnalyteInfo:
@@ -550,12 +551,14 @@ class _Engine:
             found = self._origins[range_id] = origin or "catalogue"
         return found
 
-    def _age_at(self, context: PatientContext, when: date | datetime | None) -> float | None:
-        """Age in days at collection, remembered for the last (context, time) asked."""
+    def _age_at(
+        self, context: PatientContext, when: date | datetime | None
+    ) -> CalendarAge | None:
+        """Age at collection (calendar units), remembered for the last (context, time) asked."""
         last = self._last_age
         if last[0] is context and last[1] is when:
             return last[2]
-        age = context.age_days_at(when)
+        age = context.age_at(when)
         self._last_age = (context, when, age)
         return age
 
@@ -745,7 +748,7 @@ def _pick(
     missing: set[str] = set()
     applicable: list[ReferenceRange] = []
     specimen = result.specimen or analyte.specimen
-    age_days: float | None = None
+    age: CalendarAge | None = None
     age_known = False
     for rng in candidates:
         if rng.category is not category or not rng.bands:
@@ -777,14 +780,16 @@ def _pick(
                 continue
         if a.needs_age:
             if not age_known:
-                age_days = context.age_days_at(when)
+                age = context.age_at(when)
                 age_known = True
-            if age_days is None:
+            if age is None:
                 missing.add("age at collection")
                 continue
-            if a.age_low is not None and age_days < a.age_low.days:
+            fits = a.age_applies(age)  # completed calendar units, as a birthday is counted
+            if fits is None:
+                missing.add("the birth date (the age given is not precise enough for this range)")
                 continue
-            if a.age_high is not None and age_days >= a.age_high.days:
+            if not fits:
                 continue
         applicable.append(rng)
     if not applicable:

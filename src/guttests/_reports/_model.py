@@ -624,10 +624,10 @@ def _patient_header(
     age: str | None = str(ctx.age) if ctx.age is not None else None
     if deidentify:
         if age is None and ctx.birth_date is not None and first_collected is not None:
-            days = ctx.age_days_at(first_collected)
-            if days is not None:
-                years = int(days // 365.25)
-                age = "90 years or over" if years >= 90 else f"{years} years at collection"
+            at = ctx.age_at(first_collected)  # completed calendar units
+            if at is not None:
+                years = at.years[0]
+                age = "90 years or over" if years >= 90 else f"{at.describe()} at collection"
         return PatientHeader(id=None, name=None, sex=ctx.sex, birth_date=None, age=age)
     return PatientHeader(
         id=ctx.patient_id,
