@@ -314,7 +314,7 @@ def test_fixture_export_matches_and_keeps_every_row() -> None:
 @pytest.mark.parametrize(
     ("value", "unit", "age", "flag", "band"),
     [
-        ("50.0", "ug/g", "45", "N", "normal"),
+        ("49.9", "ug/g", "45", "N", "normal"),
         ("50.1", "ug/g", "45", "H", "borderline"),
         ("120.1", "mg/kg", "45", "H", "abnormal"),
         ("0.0501", "mg/g", "45", "H", "borderline"),

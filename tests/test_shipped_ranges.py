@@ -118,6 +118,7 @@ def test_references_resolve() -> None:
     for r in _ranges().values():
         assert r.analyte in analytes, r.id
     used = {cid for a in analytes.values() for cid in a.caveats}
+    used |= {cid for r in _ranges().values() for cid in r.caveats}
     assert used <= set(caveats)
     assert set(caveats) <= used, f"unused caveats: {set(caveats) - used}"
 
@@ -361,10 +362,12 @@ def test_texts_pass_the_report_wording_policy() -> None:
     ("range_id", "value", "label"),
     [
         ("calprotectin.mayo", 0.0, "normal"),
-        ("calprotectin.mayo", 50.0, "normal"),
-        ("calprotectin.mayo", 50.05, None),  # between 50.0 and 50.1: not placed
+        ("calprotectin.mayo", 49.99, "normal"),
+        ("calprotectin.mayo", 50.0, "borderline"),  # Mayo's current text: 50.0-120 borderline
+        ("calprotectin.mayo", 50.05, "borderline"),  # no hole between the bands
         ("calprotectin.mayo", 50.1, "borderline"),
         ("calprotectin.mayo", 120.0, "borderline"),
+        ("calprotectin.mayo", 120.01, "abnormal"),
         ("calprotectin.mayo", 120.1, "abnormal"),
         ("calprotectin.mayo", 5000.0, "abnormal"),
         ("calprotectin.oord2014.1mo-6mo", 538.0, "normal for age"),
@@ -382,7 +385,10 @@ def test_texts_pass_the_report_wording_policy() -> None:
         ("food_ige.mayo", 0.10, "class 0/1"),
         ("food_ige.mayo", 0.35, "class 1"),
         ("food_ige.mayo", 0.70, "class 2"),
+        ("food_ige.mayo", 0.345, "class 0/1"),  # written 0.10-0.34: up to the next class
         ("food_ige.mayo", 17.4, "class 3"),
+        ("food_ige.mayo", 17.45, "class 3"),
+        ("food_ige.mayo", 99.95, "class 5"),
         ("food_ige.mayo", 17.5, "class 4"),
         ("food_ige.mayo", 100.0, "class 6"),
         ("food_ige_class.mayo", 0, "class 0"),

@@ -34,6 +34,7 @@ from ._models import (
     Analyte,
     Applicability,
     Band,
+    CalendarAge,
     Caveat,
     Citation,
     Coding,
@@ -52,6 +53,7 @@ from ._readers import ReadItem, detect_format, iter_panels, iter_results, read
 from ._readers.csv import CsvMapping
 from ._reports import Report, build_report, render, result_record
 from ._types import (
+    Evidence,
     Family,
     InterpretationCode,
     RangeCategory,
@@ -69,6 +71,7 @@ __all__ = [
     "Applicability",
     "Band",
     "CSVError",
+    "CalendarAge",
     "Catalogue",
     "CatalogueError",
     "Caveat",
@@ -78,6 +81,7 @@ __all__ = [
     "Identifier",
     "ContextError",
     "CsvMapping",
+    "Evidence",
     "FHIRError",
     "Family",
     "FormatError",

@@ -184,6 +184,7 @@ class _FileLoader:
         self.base = base
         self.default_category = default_category
         self.only_category = only_category
+        self._caveat_ids: set[str] = set()
 
     def error(self, message: str, location: str | None = None, **kw: str) -> CatalogueError:
         return CatalogueError(message, source=self.source, location=location, **kw)
@@ -218,7 +219,7 @@ class _FileLoader:
 
         caveats = self._caveats()
         analytes = self._analytes(family)
-        known_caveats = {c.id for c in caveats}
+        known_caveats = self._caveat_ids = {c.id for c in caveats}
         for i, a in enumerate(analytes, 1):
             for cid in a.caveats:
                 if cid not in known_caveats and (self.base is None or not self.base.caveat(cid)):
@@ -314,6 +315,9 @@ class _FileLoader:
                 raise self.error("a quantitative range needs a unit", where)
             if r.id in seen:
                 raise self.error(f"duplicate range id {r.id!r} in this file", where)
+            for cid in r.caveats:
+                if cid not in self._caveat_ids and (self.base is None or not self.base.caveat(cid)):
+                    raise self.error(f"unknown caveat {cid!r}", where)
             seen.add(r.id)
             out.append(r)
         return tuple(out)

@@ -411,6 +411,8 @@ class _Engine:
                 flag, band, x, more = self.compare(result, compiled)
         except _NotInterpretable as exc:
             return _not_interpretable(result, analyte_id, caveats, exc.reason, notes)
+        if rng.caveats:
+            caveats = self._with_range_caveats(caveats, rng)
         if more:
             notes += more
         optimal = (
@@ -462,6 +464,16 @@ class _Engine:
         _setattr(interpretation, "__pydantic_extra__", None)
         _setattr(interpretation, "__pydantic_private__", None)
         return interpretation
+
+    def _with_range_caveats(
+        self, caveats: tuple[Caveat, ...], rng: ReferenceRange
+    ) -> tuple[Caveat, ...]:
+        """The analyte's caveats and those of the range compared with (each once)."""
+        if self.catalogue is None:
+            return caveats
+        have = {c.id for c in caveats}
+        extra = (self.catalogue.caveat(cid) for cid in rng.caveats if cid not in have)
+        return caveats + tuple(c for c in extra if c is not None)
 
     def _lab_route(self, rng: ReferenceRange, unit: str | None) -> _LabRoute:
         if len(self._lab_routes) >= _COMPILED_LIMIT:
@@ -551,9 +563,7 @@ class _Engine:
             found = self._origins[range_id] = origin or "catalogue"
         return found
 
-    def _age_at(
-        self, context: PatientContext, when: date | datetime | None
-    ) -> CalendarAge | None:
+    def _age_at(self, context: PatientContext, when: date | datetime | None) -> CalendarAge | None:
         """Age at collection (calendar units), remembered for the last (context, time) asked."""
         last = self._last_age
         if last[0] is context and last[1] is when:
@@ -757,8 +767,16 @@ def _pick(
         if a.specimen is not None and specimen is not None and a.specimen != specimen:
             continue
         if a.lab is not None and not _same(a.lab, result.lab):
+            if result.lab is None:
+                missing.add("the laboratory")
             continue
-        if a.method is not None and not _same(a.method, result.method):
+        if (
+            a.method is not None
+            and not _same(a.method, result.method)
+            and not (result.method is None and a.lab is not None and _one_method(candidates, a.lab))
+        ):
+            if result.method is None:
+                missing.add("the method")
             continue
         if (
             a.method is None
@@ -807,6 +825,17 @@ def _arbitrary(unit: str) -> bool:
         return is_arbitrary(unit)
     except UnitError:
         return True
+
+
+def _one_method(candidates: Sequence[ReferenceRange], lab: str) -> bool:
+    """Whether every range for ``lab`` names the same method (a result from that lab
+    that states no method can then only have been measured by it)."""
+    methods = {
+        (r.applies_to.method or "").casefold().strip()
+        for r in candidates
+        if r.applies_to.lab is not None and _same(r.applies_to.lab, lab)
+    }
+    return len(methods) == 1
 
 
 def _same(expected: str, given: str | None) -> bool:

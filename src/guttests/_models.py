@@ -21,6 +21,7 @@ from pydantic_core import PydanticUndefined
 
 from ._age import CalendarAge
 from ._types import (
+    Evidence,
     Family,
     InterpretationCode,
     RangeCategory,
@@ -381,6 +382,11 @@ class ReferenceRange(Frozen):
     """For a range in arbitrary units (U/mL, kU/L, index): the international standard
     the unit is traceable to (e.g. the WHO reference preparation for IgE). Without it,
     such a range applies only to results of the assay or lab it names."""
+    evidence: Evidence | None = None
+    """What kind of source the range rests on (laboratory, guideline, single study, ...)."""
+    caveats: tuple[str, ...] = ()
+    """Ids of caveats that apply to every result compared with this range (e.g. that its
+    limits are provisional), in addition to the analyte's."""
     # ``unit`` is None for qualitative and ordinal ranges, and for a lab's range on
     # a result that itself has no unit (pH, ratios): such a range is compared only
     # with values that have no unit either. The catalogue requires units.
