@@ -185,7 +185,29 @@ _INTERPRETED_SET = {
     "optimal",
     "notes",
 }
-_POSITION_SET = {"fraction", "times_upper_limit", "times_lower_limit"}
+_POSITION_SET = {"fraction", "log_scale", "times_upper_limit", "times_lower_limit"}
+_LOG_DECADES = 100.0
+"""A reference interval whose high limit is this many times its low one spans two decades
+or more (copies/g, CFU/g): the position within it is measured on a log scale."""
+
+
+def _log_scale(low: float | None, high: float | None) -> bool:
+    return low is not None and high is not None and low > 0 and high / low >= _LOG_DECADES
+
+
+def _fraction(x: float, low: float | None, high: float | None) -> float | None:
+    """0 at the low limit, 1 at the high one; on a log scale for ranges of two decades or more.
+
+    >>> round(_fraction(3.4e6, 1e6, 5e8), 3), _fraction(25.0, 0.0, 50.0)
+    (0.197, 0.5)
+    """
+    if low is None or high is None or not high > low:
+        return None
+    if _log_scale(low, high):
+        if x <= 0:
+            return None
+        return (math.log10(x) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    return (x - low) / (high - low)
 
 
 def _not_interpretable(
@@ -428,11 +450,8 @@ class _Engine:
                 position,
                 "__dict__",
                 {
-                    "fraction": (
-                        (x - low) / (high - low)
-                        if low is not None and high is not None and high > low
-                        else None
-                    ),
+                    "fraction": _fraction(x, low, high),
+                    "log_scale": _log_scale(low, high),
                     "times_upper_limit": x / high if high is not None and high > 0 else None,
                     "times_lower_limit": x / low if low is not None and low > 0 else None,
                 },

@@ -659,11 +659,13 @@ class Panel(Frozen):
 class Position(Frozen):
     """Where a numeric value lies relative to the reference interval.
 
-    ``fraction`` is 0 at the low limit and 1 at the high limit;
+    ``fraction`` is 0 at the low limit and 1 at the high limit, measured on a log scale
+    (``log_scale``) when the high limit is 100 or more times the low one (copies/g, CFU/g);
     ``times_upper_limit`` is value / high limit.
     """
 
     fraction: float | None = None
+    log_scale: bool = False
     times_upper_limit: float | None = None
     times_lower_limit: float | None = None
 
