@@ -812,9 +812,7 @@ def build_report(
                         origin=rg["origin"],
                         applies_to=rg["applies_to"],
                         category=rg["category"],
-                        evidence=(
-                            Evidence(rg["evidence"]).label if rg.get("evidence") else None
-                        ),
+                        evidence=(Evidence(rg["evidence"]).label if rg.get("evidence") else None),
                         note=rg["note"],
                     )
                 ref = sources[key].ref

@@ -238,7 +238,14 @@ def _fit(widths: list[int], minimum: list[int], total: int) -> list[int]:
     return widths
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], caps: Sequence[int]) -> list[str]:
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    caps: Sequence[int],
+    whole: Sequence[int] = (),
+) -> list[str]:
+    """An aligned table of at most ``_WIDTH`` columns; the cells of the columns in ``whole``
+    (the result as the lab wrote it) are kept on one line whenever the table can fit."""
     widths = [
         min(max([len(h), *(len(r[i]) for r in rows)]), caps[i] if i < len(caps) else 40)
         for i, h in enumerate(headers)
@@ -249,6 +256,9 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], caps: Sequence
         max([len(x) for x in (headers[i], *(r[i] for r in rows)) for x in x.split()] or [1])
         for i in range(len(headers))
     ]
+    for i in whole:
+        longest[i] = max([longest[i], *(len(r[i]) for r in rows)])
+        widths[i] = max(widths[i], min(longest[i], 30))
     minimum = [min(w, max(6, m)) for w, m in zip(widths, longest, strict=True)]
     if sum(minimum) + 2 * (len(minimum) - 1) > _WIDTH:
         minimum = [min(w, 8) for w in widths]
@@ -293,7 +303,7 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         if meta:
             out += _wrap(t("; ".join(meta)), _WIDTH, "", "  ")
         rows = [[t(fn(r)) for _, fn in cols] for r in panel.rows]
-        table = _table([t(h) for h, _ in cols], rows, _CAPS)
+        table = _table([t(h) for h, _ in cols], rows, _CAPS, whole=(1,))
         if colour:
             table = table[:2] + [_colourise(line) for line in table[2:]]
         out += table
@@ -369,7 +379,7 @@ def _md_url(url: str | None) -> str | None:
     """A link target that is safe in Markdown: http(s) only, no spaces or brackets."""
     if not url or not url.startswith(("https://", "http://")):
         return None
-    if any(ch in url for ch in " ()<>[]\"\n\r\t`"):
+    if any(ch in url for ch in ' ()<>[]"\n\r\t`'):
         return None
     return url
 
@@ -401,11 +411,12 @@ def render_markdown(report: Report) -> str:
         out += _md_table([h for h, _ in cols], [[fn(r) for _, fn in cols] for r in panel.rows])
     if report.sources:
         out += ["", f"## {e(label('sources'))}", ""]
-        for s in report.sources:
-            cite = f"[{e(s.source)}]({_md_url(s.url)})" if _md_url(s.url) else e(s.source)
-            line = f"{s.ref}. {cite} {e(_source_line(s).removeprefix(s.source).strip())}"
-            if s.note:
-                line += f" {e(label('range_note'))}: {e(s.note)}"
+        for src in report.sources:
+            url = _md_url(src.url)
+            cite = f"[{e(src.source)}]({url})" if url else e(src.source)
+            line = f"{src.ref}. {cite} {e(_source_line(src).removeprefix(src.source).strip())}"
+            if src.note:
+                line += f" {e(label('range_note'))}: {e(src.note)}"
             out.append(line)
     if report.caveats:
         out += ["", f"## {e(label('caveats'))}", ""]
