@@ -197,7 +197,8 @@ class Counts(_Out):
     indeterminate: int
     not_interpretable: int
     equivocal: int = 0
-    """Results flagged equivocal (E), e.g. specific IgE class 0/1 and 1 (not in ``indeterminate``)."""
+    """Results flagged equivocal (E), e.g. specific IgE classes 0/1 and 1; not counted in
+    ``indeterminate``."""
 
 
 class PanelSection(_Out):
