@@ -18,7 +18,8 @@ EXPECTED = {
     "OptimalAssessment", "Panel", "PatientContext", "Position", "Provenance", "ReferenceRange",
     "Result", "CalendarAge",
     # enums
-    "Evidence", "Family", "InterpretationCode", "RangeCategory", "ResultStatus", "Specimen", "ValueKind",
+    "Evidence", "Family", "InterpretationCode", "RangeCategory", "ResultStatus", "Specimen",
+    "ValueKind",
     # catalogue and interpretation
     "Catalogue", "load_optimal", "validate_range_files", "RangePolicy",
     "interpret", "interpret_panel", "interpret_panels",
