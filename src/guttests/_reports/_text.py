@@ -259,9 +259,13 @@ def _table(
     for i in whole:
         longest[i] = max([longest[i], *(len(r[i]) for r in rows)])
         widths[i] = max(widths[i], min(longest[i], 30))
-    minimum = [min(w, max(6, m)) for w, m in zip(widths, longest, strict=True)]
-    if sum(minimum) + 2 * (len(minimum) - 1) > _WIDTH:
-        minimum = [min(w, 8) for w in widths]
+    for cap in (10**6, 14, 12, 8):  # narrower and narrower until the table fits
+        minimum = [
+            min(w, m) if i in whole else min(w, max(6, min(m, cap)))
+            for i, (w, m) in enumerate(zip(widths, longest, strict=True))
+        ]
+        if sum(minimum) + 2 * (len(minimum) - 1) <= _WIDTH:
+            break
     widths = _fit(widths, minimum, _WIDTH)
     lines = _wrapped_row(headers, widths)
     lines.append("  ".join("-" * w for w in widths))
@@ -303,7 +307,7 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         if meta:
             out += _wrap(t("; ".join(meta)), _WIDTH, "", "  ")
         rows = [[t(fn(r)) for _, fn in cols] for r in panel.rows]
-        table = _table([t(h) for h, _ in cols], rows, _CAPS, whole=(1,))
+        table = _table([t(h) for h, _ in cols], rows, _CAPS, whole=(1, 5))  # result, flag
         if colour:
             table = table[:2] + [_colourise(line) for line in table[2:]]
         out += table
