@@ -329,6 +329,22 @@ def test_calprotectin_table(value: str, unit: str, age: str, flag: str, band: st
     assert (out.loc[0, "interpretation"], out.loc[0, "band"]) == (flag, band)
 
 
+def test_infant_rows_use_calendar_age_bands() -> None:
+    """Rows a few days apart in age but on either side of a calendar boundary (exactly 6
+    months; the 3rd birthday) are grouped apart and match the one-result path."""
+    df = pd.DataFrame(
+        {
+            "Test": ["Calprotectin"] * 4,
+            "Result": ["300", "300", "100", "100"],
+            "Units": ["ug/g"] * 4,
+            "DOB": ["2024-01-01", "2024-01-03", "2024-01-01", "2024-01-03"],
+            "Collected": ["2024-07-01", "2024-07-01", "2027-01-01", "2027-01-01"],
+        }
+    )
+    out = assert_same(df)
+    assert list(out["interpretation"]) == ["H", "N", "H", "N"]
+
+
 @pytest.mark.parametrize(
     ("value", "unit", "reason_part"),
     [

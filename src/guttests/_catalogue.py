@@ -813,9 +813,15 @@ class Catalogue:
     def resolve(self, name: str | None, codes: Iterable[Coding] = ()) -> Analyte | None:
         """The analyte a result names: by LOINC code first, then by name, id or alias.
 
-        Names match when equal after :func:`normalise_name`. Anything
-        ambiguous (a code or name shared by two analytes, or codes naming two
-        analytes) gives ``None``, never a guess.
+        Names match when equal after :func:`normalise_name`; failing that, after removing
+        the suffixes labs add ("(qPCR)", ", Feces", " of Stool", ", % of total SCFA"; a
+        removed specimen suffix only matches a stool analyte); failing that, a per-food
+        antibody result ("Wheat IgG4") matches its family analyte. Anything ambiguous (a
+        code or name shared by two analytes, or codes naming two analytes) gives ``None``,
+        never a guess.
+
+        >>> Catalogue.default().resolve("Eosinophil Protein X, Feces").id
+        'eosinophil_protein_x'
         """
         if codes:  # an empty tuple or list skips this; any other iterable is read once
             found: object = _MISS
