@@ -226,16 +226,29 @@ def _wrap(text: str, width: int, initial: str = "", subsequent: str = "") -> lis
 
 
 def _fit(widths: list[int], minimum: list[int], total: int) -> list[int]:
-    """Narrow the columns with the most room to spare until the row (with 2-space gaps)
-    fits ``total``."""
-    widths = list(widths)
-    while sum(widths) + 2 * (len(widths) - 1) > total:
-        candidates = [i for i, w in enumerate(widths) if w > minimum[i]]
+    """Narrow the columns in proportion to their width, never below their minimum, until
+    the row (with 2-space gaps) fits ``total``."""
+    room = total - 2 * (len(widths) - 1)
+    if sum(widths) <= room:
+        return list(widths)
+    flexible = [i for i, w in enumerate(widths) if w > minimum[i]]
+    fixed = sum(w for i, w in enumerate(widths) if i not in flexible)
+    share = max(room - fixed, 0)
+    preferred = sum(widths[i] for i in flexible) or 1
+    out = list(widths)
+    for i in flexible:
+        out[i] = max(minimum[i], widths[i] * share // preferred)
+    while sum(out) > room:  # rounding up to a minimum can overshoot: take from the widest
+        candidates = [i for i in flexible if out[i] > minimum[i]]
         if not candidates:
             break
-        i = max(candidates, key=lambda k: (widths[k] - minimum[k], widths[k]))
-        widths[i] -= 1
-    return widths
+        out[max(candidates, key=lambda k: out[k])] -= 1
+    while sum(out) < room:  # and rounding down leaves room: give it back, widest first
+        candidates = [i for i in flexible if out[i] < widths[i]]
+        if not candidates:
+            break
+        out[max(candidates, key=lambda k: widths[k] - out[k])] += 1
+    return out
 
 
 def _table(
@@ -259,7 +272,7 @@ def _table(
     for i in whole:
         longest[i] = max([longest[i], *(len(r[i]) for r in rows)])
         widths[i] = max(widths[i], min(longest[i], 30))
-    for cap in (10**6, 14, 12, 8):  # narrower and narrower until the table fits
+    for cap in (20, 14, 12, 8):  # narrower and narrower until the table fits
         minimum = [
             min(w, m) if i in whole else min(w, max(6, min(m, cap)))
             for i, (w, m) in enumerate(zip(widths, longest, strict=True))
