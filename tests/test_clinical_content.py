@@ -116,6 +116,7 @@ def test_every_row_of_the_bundled_examples_resolves(cat: Catalogue) -> None:
         ("pH of Stool", "stool_ph"),
         ("n-Butyrate, % of total SCFA", "scfa_butyrate"),
         ("Butyrate (% of total)", "scfa_butyrate"),
+        ("Butyrate (µmol/g)", "scfa_butyrate_conc"),
         ("Akkermansia muciniphila (qPCR)", "akkermansia_muciniphila"),
         ("Giardia lamblia (PCR)", "giardia"),
         ("Cryptosporidium spp. (PCR)", "cryptosporidium"),
