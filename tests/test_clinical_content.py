@@ -341,6 +341,11 @@ def test_position_on_a_log_scale_for_ranges_of_two_decades(cat: Catalogue) -> No
     assert row.position is not None
     assert row.position.log_scale
     assert "20 % of the way from lower to upper limit on a log scale" in _row(rep, row.name or "")
+    from guttests._reports._html import range_graphic
+
+    graphic = range_graphic(row)
+    assert graphic is not None
+    assert graphic.log
     linear = report([res("Calprotectin", "25", "ug/g", lab_range="0-50")], cat)
     assert "50 % of the way from lower to upper limit;" in _row(linear, "Calprotectin")
 
