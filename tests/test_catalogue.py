@@ -223,7 +223,7 @@ BAD_CASES: list[tuple[str, str, str, str | None]] = [
             + SRC
             + "applies_to = { age_low = { value = 5, unit = 'a' }, age_high = { value = 1 } }\n"
         ),
-        "applies_to: age interval is empty or inverted: 5 years to 1 years",
+        "applies_to: age interval is empty or inverted: 5 years to 1 year",
         'range "calprotectin.x"',
     ),
     (

@@ -314,7 +314,7 @@ def test_fixture_export_matches_and_keeps_every_row() -> None:
 @pytest.mark.parametrize(
     ("value", "unit", "age", "flag", "band"),
     [
-        ("50.0", "ug/g", "45", "N", "normal"),
+        ("49.9", "ug/g", "45", "N", "normal"),
         ("50.1", "ug/g", "45", "H", "borderline"),
         ("120.1", "mg/kg", "45", "H", "abnormal"),
         ("0.0501", "mg/g", "45", "H", "borderline"),
@@ -327,6 +327,22 @@ def test_calprotectin_table(value: str, unit: str, age: str, flag: str, band: st
     df = pd.DataFrame({"Test": ["Calprotectin"], "Result": [value], "Units": [unit], "Age": [age]})
     out = assert_same(df)
     assert (out.loc[0, "interpretation"], out.loc[0, "band"]) == (flag, band)
+
+
+def test_infant_rows_use_calendar_age_bands() -> None:
+    """Rows a few days apart in age but on either side of a calendar boundary (exactly 6
+    months; the 3rd birthday) are grouped apart and match the one-result path."""
+    df = pd.DataFrame(
+        {
+            "Test": ["Calprotectin"] * 4,
+            "Result": ["300", "300", "100", "100"],
+            "Units": ["ug/g"] * 4,
+            "DOB": ["2024-01-01", "2024-01-03", "2024-01-01", "2024-01-03"],
+            "Collected": ["2024-07-01", "2024-07-01", "2027-01-01", "2027-01-01"],
+        }
+    )
+    out = assert_same(df)
+    assert list(out["interpretation"]) == ["H", "N", "H", "N"]
 
 
 @pytest.mark.parametrize(

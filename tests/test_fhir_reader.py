@@ -646,7 +646,7 @@ def test_ranges_prefer_the_unconditional_one() -> None:
     assert result.lab_range is not None
     assert result.lab_range.reference_interval() == (None, 50.0)
     assert result.lab_range.applies_to.age_low is None
-    assert result.lab_range_text == "≤538 ug/g (age 1 months to <6 months) | <=50"
+    assert result.lab_range_text == "≤538 ug/g (age 1 month to <6 months) | <=50"
 
 
 def test_ranges_by_sex_keep_the_first_with_its_sex() -> None:

@@ -16,9 +16,10 @@ EXPECTED = {
     # models
     "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Identifier", "Interpretation",
     "OptimalAssessment", "Panel", "PatientContext", "Position", "Provenance", "ReferenceRange",
-    "Result",
+    "Result", "CalendarAge",
     # enums
-    "Family", "InterpretationCode", "RangeCategory", "ResultStatus", "Specimen", "ValueKind",
+    "Evidence", "Family", "InterpretationCode", "RangeCategory", "ResultStatus", "Specimen",
+    "ValueKind",
     # catalogue and interpretation
     "Catalogue", "load_optimal", "validate_range_files", "RangePolicy",
     "interpret", "interpret_panel", "interpret_panels",

@@ -37,13 +37,14 @@ from pydantic.json_schema import models_json_schema
 
 from ._errors import CatalogueError, UnitError
 from ._models import Analyte, Caveat, Coding, Frozen, ReferenceRange
-from ._types import Family, RangeCategory, ValueKind
+from ._types import Family, RangeCategory, Specimen, ValueKind
 
 __all__ = [
     "FORMAT",
     "Catalogue",
     "Override",
     "RangeSet",
+    "food_result",
     "load_optimal",
     "load_range_file",
     "normalise_name",
@@ -184,6 +185,7 @@ class _FileLoader:
         self.base = base
         self.default_category = default_category
         self.only_category = only_category
+        self._caveat_ids: set[str] = set()
 
     def error(self, message: str, location: str | None = None, **kw: str) -> CatalogueError:
         return CatalogueError(message, source=self.source, location=location, **kw)
@@ -218,7 +220,7 @@ class _FileLoader:
 
         caveats = self._caveats()
         analytes = self._analytes(family)
-        known_caveats = {c.id for c in caveats}
+        known_caveats = self._caveat_ids = {c.id for c in caveats}
         for i, a in enumerate(analytes, 1):
             for cid in a.caveats:
                 if cid not in known_caveats and (self.base is None or not self.base.caveat(cid)):
@@ -314,6 +316,9 @@ class _FileLoader:
                 raise self.error("a quantitative range needs a unit", where)
             if r.id in seen:
                 raise self.error(f"duplicate range id {r.id!r} in this file", where)
+            for cid in r.caveats:
+                if cid not in self._caveat_ids and (self.base is None or not self.base.caveat(cid)):
+                    raise self.error(f"unknown caveat {cid!r}", where)
             seen.add(r.id)
             out.append(r)
         return tuple(out)
@@ -492,6 +497,86 @@ def normalise_name(name: str) -> str:
         s = s.replace(greek, latin)
     s = _NON_ALNUM.sub("", s)
     return _MICRO.sub("u", s)
+
+
+# --- how labs print names ------------------------------------------------------------------
+
+_SUGGEST_CUTOFF = 0.85
+"""Similarity (difflib ratio of normalised names) from which a known name is suggested."""
+_METHOD_SUFFIX = re.compile(
+    r"\s*[\(\[]\s*(?:q\s*-?\s*pcr|rt\s*-?\s*q?pcr|pcr|naat|eia|elisa|ifa|dfa|fia|lfa|"
+    r"immunoassay|culture|microscopy|antigen|ag)\s*[\)\]]\s*$"
+    r"|\s*[,;-]?\s+(?:by\s+)?(?:q-?pcr|pcr)\s*$",
+    re.IGNORECASE,
+)
+_STOOL_SUFFIX = re.compile(
+    r"\s*,\s*(?:feces|faeces|stool|fecal|faecal)\s*$"
+    r"|\s+(?:in|of)\s+(?:stool|feces|faeces)\s*$",
+    re.IGNORECASE,
+)
+_SHARE_SUFFIX = re.compile(
+    r"\s*,?\s*\(?\s*%\s*(?:of\s+)?total(?:\s+(?:scfa|short[- ]chain fatty acids))?\s*\)?\s*$",
+    re.IGNORECASE,
+)
+_FOOD_RESULT = re.compile(
+    r"^\s*(?P<food>.+?)[\s,;:-]+(?P<ab>IgG4|IgG|IgA|IgE)(?P<cls>[\s,;:-]+class)?\s*$",
+    re.IGNORECASE,
+)
+_ALLERGEN_CODE = re.compile(r"\s*\(\s*f\d{1,4}\s*\)\s*", re.IGNORECASE)
+_FOOD_FAMILY = {"igg4": "food_igg4", "igg": "food_igg", "iga": "food_iga", "ige": "food_ige"}
+
+
+def _variants(name: str) -> Iterator[tuple[str, Specimen | None]]:
+    """The name without the suffixes labs add, each with the specimen a stripped suffix
+    requires: "Akkermansia muciniphila (qPCR)", "Eosinophil Protein X, Feces",
+    "pH of Stool", "n-Butyrate, % of total SCFA".
+
+    >>> [v for v, _ in _variants("Giardia lamblia (PCR), Stool")]
+    ['Giardia lamblia (PCR)', 'Giardia lamblia']
+    """
+    text, specimen = name, None
+    for _ in range(4):
+        before = text
+        for pattern in (_STOOL_SUFFIX, _METHOD_SUFFIX, _SHARE_SUFFIX):
+            stripped = pattern.sub("", text)
+            if stripped != text and stripped.strip():
+                if pattern is _STOOL_SUFFIX:
+                    specimen = Specimen.STOOL
+                text = stripped
+                yield text, specimen
+        if text == before:
+            return
+
+
+@functools.cache
+def _foods() -> frozenset[str]:
+    text = (files("guttests") / "_data" / "foods.txt").read_text(encoding="utf-8")
+    lines = (line.strip() for line in text.splitlines())
+    return frozenset(normalise_name(x) for x in lines if x and not x.startswith("#"))
+
+
+def food_result(name: str) -> tuple[str, str] | None:
+    """(food, family analyte id) for a per-food antibody result, else ``None``.
+
+    The food must be a listed food (``_data/foods.txt``) or carry a food allergen code:
+
+    >>> food_result("Peanut (f13) IgE"), food_result("Cow's milk IgG4")
+    (('Peanut', 'food_ige'), ("Cow's milk", 'food_igg4'))
+    >>> food_result("Peanut (f13) IgE class"), food_result("Secretory IgA")
+    (('Peanut', 'food_ige_class'), None)
+    """
+    m = _FOOD_RESULT.match(name)
+    if m is None:
+        return None
+    raw = m.group("food")
+    coded = _ALLERGEN_CODE.search(raw) is not None
+    food = _ALLERGEN_CODE.sub(" ", raw).strip(" ,;:-")
+    if not food or not (coded or normalise_name(food) in _foods()):
+        return None
+    ab = m.group("ab").casefold()
+    if m.group("cls"):
+        return (food, "food_ige_class") if ab == "ige" else None
+    return food, _FOOD_FAMILY[ab]
 
 
 # --- the catalogue -----------------------------------------------------------------------
@@ -728,9 +813,15 @@ class Catalogue:
     def resolve(self, name: str | None, codes: Iterable[Coding] = ()) -> Analyte | None:
         """The analyte a result names: by LOINC code first, then by name, id or alias.
 
-        Names match when equal after :func:`normalise_name`. Anything
-        ambiguous (a code or name shared by two analytes, or codes naming two
-        analytes) gives ``None``, never a guess.
+        Names match when equal after :func:`normalise_name`; failing that, after removing
+        the suffixes labs add ("(qPCR)", ", Feces", " of Stool", ", % of total SCFA"; a
+        removed specimen suffix only matches a stool analyte); failing that, a per-food
+        antibody result ("Wheat IgG4") matches its family analyte. Anything ambiguous (a
+        code or name shared by two analytes, or codes naming two analytes) gives ``None``,
+        never a guess.
+
+        >>> Catalogue.default().resolve("Eosinophil Protein X, Feces").id
+        'eosinophil_protein_x'
         """
         if codes:  # an empty tuple or list skips this; any other iterable is read once
             found: object = _MISS
@@ -761,18 +852,56 @@ class Catalogue:
     def _by_name(self, name: str | None) -> Analyte | None:
         if not name:
             return None
-        analyte_id = self._names.get(normalise_name(name))
-        return None if analyte_id is None else self._analytes[analyte_id]
+        key = normalise_name(name)
+        if key in self._names:  # a listed spelling, or one shared by two analytes (None)
+            analyte_id = self._names[key]
+            return None if analyte_id is None else self._analytes[analyte_id]
+        for variant, specimen in _variants(name):
+            analyte_id = self._names.get(normalise_name(variant))
+            if analyte_id is not None:
+                found = self._analytes[analyte_id]
+                if specimen is None or found.specimen is specimen:
+                    return found
+                return None  # "X, Stool" names a stool test: never the serum analyte X
+        food = food_result(name)
+        if food is not None:
+            return self._analytes.get(food[1])
+        return None
+
+    def qualifier(self, name: str | None) -> str | None:
+        """What a per-food result is about ("Peanut" for "Peanut (f13) IgE"), else ``None``.
+
+        >>> Catalogue.default().qualifier("Cow's milk IgG4")
+        "Cow's milk"
+        """
+        if not name or normalise_name(name) in self._names:
+            return None
+        food = food_result(name)
+        return food[0] if food is not None and food[1] in self._analytes else None
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
-        """Up to ``n`` known names and aliases closest to ``name``.
+        """Up to ``n`` known names and aliases close to ``name``.
+
+        Close means a similarity of at least 0.85 (``difflib``), or a known name of six or
+        more characters contained in ``name``: a blood test such as "Glucose" is never
+        offered a stool marker such as "b-Glucuronidase".
 
         >>> Catalogue.empty().suggest("calprotectin")
         []
+        >>> Catalogue.default().suggest("GLUCOSE"), Catalogue.default().suggest("Hematocrit")
+        ([], [])
         """
         if n < 1 or not self._display:
             return []
-        keys = difflib.get_close_matches(normalise_name(name), self._display, n=len(self._display))
+        query = normalise_name(name)
+        keys = difflib.get_close_matches(
+            query, self._display, n=len(self._display), cutoff=_SUGGEST_CUTOFF
+        )
+        keys += sorted(
+            (k for k in self._display if len(k) >= 6 and k in query and k not in keys),
+            key=len,
+            reverse=True,
+        )
         out: list[str] = []
         seen: set[str] = set()
         for k in keys:  # best first; one spelling per analyte

@@ -31,6 +31,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
+from ._age import CalendarAge
 from ._errors import UnitError
 from ._models import (
     Analyte,
@@ -185,7 +186,29 @@ _INTERPRETED_SET = {
     "optimal",
     "notes",
 }
-_POSITION_SET = {"fraction", "times_upper_limit", "times_lower_limit"}
+_POSITION_SET = {"fraction", "log_scale", "times_upper_limit", "times_lower_limit"}
+_LOG_DECADES = 100.0
+"""A reference interval whose high limit is this many times its low one spans two decades
+or more (copies/g, CFU/g): the position within it is measured on a log scale."""
+
+
+def _log_scale(low: float | None, high: float | None) -> bool:
+    return low is not None and high is not None and low > 0 and high / low >= _LOG_DECADES
+
+
+def _fraction(x: float, low: float | None, high: float | None) -> float | None:
+    """0 at the low limit, 1 at the high one; on a log scale for ranges of two decades or more.
+
+    >>> round(_fraction(3.4e6, 1e6, 5e8), 3), _fraction(25.0, 0.0, 50.0)
+    (0.197, 0.5)
+    """
+    if low is None or high is None or not high > low:
+        return None
+    if _log_scale(low, high):
+        if x <= 0:
+            return None
+        return (math.log10(x) - math.log10(low)) / (math.log10(high) - math.log10(low))
+    return (x - low) / (high - low)
 
 
 def _not_interpretable(
@@ -297,7 +320,7 @@ class _Engine:
         self._origins: dict[str, Literal["lab", "catalogue", "user"]] = {}
         # the last (context, collection time, age in days): one tuple, replaced whole, so
         # that threads sharing the engine never pair one context with another's age
-        self._last_age: tuple[object, object, float | None] = (None, None, None)
+        self._last_age: tuple[object, object, CalendarAge | None] = (None, None, None)
 
     # -- analyte -------------------------------------------------------------------------
     def info(self, analyte: Analyte | None) -> _AnalyteInfo:
@@ -417,6 +440,8 @@ class _Engine:
                 flag, band, x, more = self.compare(result, compiled)
         except _NotInterpretable as exc:
             return _not_interpretable(result, analyte_id, caveats, exc.reason, notes)
+        if rng.caveats:
+            caveats = self._with_range_caveats(caveats, rng)
         if more:
             notes += more
         if result.lab_flags:
@@ -436,11 +461,8 @@ class _Engine:
                 position,
                 "__dict__",
                 {
-                    "fraction": (
-                        (x - low) / (high - low)
-                        if low is not None and high is not None and high > low
-                        else None
-                    ),
+                    "fraction": _fraction(x, low, high),
+                    "log_scale": _log_scale(low, high),
                     "times_upper_limit": x / high if high is not None and high > 0 else None,
                     "times_lower_limit": x / low if low is not None and low > 0 else None,
                 },
@@ -472,6 +494,16 @@ class _Engine:
         _setattr(interpretation, "__pydantic_extra__", None)
         _setattr(interpretation, "__pydantic_private__", None)
         return interpretation
+
+    def _with_range_caveats(
+        self, caveats: tuple[Caveat, ...], rng: ReferenceRange
+    ) -> tuple[Caveat, ...]:
+        """The analyte's caveats and those of the range compared with (each once)."""
+        if self.catalogue is None:
+            return caveats
+        have = {c.id for c in caveats}
+        extra = (self.catalogue.caveat(cid) for cid in rng.caveats if cid not in have)
+        return caveats + tuple(c for c in extra if c is not None)
 
     def _lab_route(self, rng: ReferenceRange, unit: str | None) -> _LabRoute:
         if len(self._lab_routes) >= _COMPILED_LIMIT:
@@ -572,12 +604,12 @@ class _Engine:
             found = self._origins[range_id] = origin or "catalogue"
         return found
 
-    def _age_at(self, context: PatientContext, when: date | datetime | None) -> float | None:
-        """Age in days at collection, remembered for the last (context, time) asked."""
+    def _age_at(self, context: PatientContext, when: date | datetime | None) -> CalendarAge | None:
+        """Age at collection (calendar units), remembered for the last (context, time) asked."""
         last = self._last_age
         if last[0] is context and last[1] is when:
             return last[2]
-        age = context.age_days_at(when)
+        age = context.age_at(when)
         self._last_age = (context, when, age)
         return age
 
@@ -768,7 +800,7 @@ def _pick(
     missing: set[str] = set()
     applicable: list[ReferenceRange] = []
     specimen = result.specimen or analyte.specimen
-    age_days: float | None = None
+    age: CalendarAge | None = None
     age_known = False
     for rng in candidates:
         if rng.category is not category or not rng.bands:
@@ -777,8 +809,16 @@ def _pick(
         if a.specimen is not None and specimen is not None and a.specimen != specimen:
             continue
         if a.lab is not None and not _same(a.lab, result.lab):
+            if result.lab is None:
+                missing.add("the laboratory")
             continue
-        if a.method is not None and not _same(a.method, result.method):
+        if (
+            a.method is not None
+            and not _same(a.method, result.method)
+            and not (result.method is None and a.lab is not None and _one_method(candidates, a.lab))
+        ):
+            if result.method is None:
+                missing.add("the method")
             continue
         if (
             a.method is None
@@ -800,14 +840,16 @@ def _pick(
                 continue
         if a.needs_age:
             if not age_known:
-                age_days = context.age_days_at(when)
+                age = context.age_at(when)
                 age_known = True
-            if age_days is None:
+            if age is None:
                 missing.add("age at collection")
                 continue
-            if a.age_low is not None and age_days < a.age_low.days:
+            fits = a.age_applies(age)  # completed calendar units, as a birthday is counted
+            if fits is None:
+                missing.add("the birth date (the age given is not precise enough for this range)")
                 continue
-            if a.age_high is not None and age_days >= a.age_high.days:
+            if not fits:
                 continue
         applicable.append(rng)
     if not applicable:
@@ -861,6 +903,17 @@ def _arbitrary(unit: str) -> bool:
         return is_arbitrary(unit)
     except UnitError:
         return True
+
+
+def _one_method(candidates: Sequence[ReferenceRange], lab: str) -> bool:
+    """Whether every range for ``lab`` names the same method (a result from that lab
+    that states no method can then only have been measured by it)."""
+    methods = {
+        (r.applies_to.method or "").casefold().strip()
+        for r in candidates
+        if r.applies_to.lab is not None and _same(r.applies_to.lab, lab)
+    }
+    return len(methods) == 1
 
 
 def _same(expected: str, given: str | None) -> bool:

@@ -19,7 +19,9 @@ from typing import Any, ClassVar, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticUndefined
 
+from ._age import CalendarAge
 from ._types import (
+    Evidence,
     Family,
     InterpretationCode,
     RangeCategory,
@@ -35,6 +37,7 @@ __all__ = [
     "Analyte",
     "Applicability",
     "Band",
+    "CalendarAge",
     "Caveat",
     "Citation",
     "Coding",
@@ -176,6 +179,9 @@ _DAYS_PER: dict[str, float] = {"d": 1.0, "wk": 7.0, "mo": 365.25 / 12, "a": 365.
 class Age(Frozen):
     """An age with its unit (days, weeks, months, years as UCUM writes them).
 
+    A range's age limits are compared with the patient's age in completed calendar
+    units (:class:`CalendarAge`); ``days`` (with 365.25/12-day months) only orders limits.
+
     >>> Age(value=6, unit="mo").days
     182.625
     """
@@ -188,16 +194,18 @@ class Age(Frozen):
         return self.value * _DAYS_PER[self.unit]
 
     def __str__(self) -> str:
-        names = {"d": "days", "wk": "weeks", "mo": "months", "a": "years"}
+        names = {"d": "day", "wk": "week", "mo": "month", "a": "year"}
         v = int(self.value) if float(self.value).is_integer() else self.value
-        return f"{v} {names[self.unit]}"
+        return f"{v} {names[self.unit]}{'' if v == 1 else 's'}"
 
 
 class Applicability(Frozen):
     """What a range applies to. ``None`` on a field means 'any'.
 
     Ages are half-open: ``age_low`` inclusive, ``age_high`` exclusive, as
-    published paediatric intervals are written ("1 to <6 months").
+    published paediatric intervals are written ("1 to <6 months"), and compared
+    in completed calendar units: "6 months to <3 years" starts on the day the child
+    turns 6 months and ends on the third birthday.
     """
 
     specimen: Specimen | None = None
@@ -219,6 +227,30 @@ class Applicability(Frozen):
     @property
     def needs_age(self) -> bool:
         return self.age_low is not None or self.age_high is not None
+
+    def age_applies(self, age: CalendarAge | None) -> bool | None:
+        """Whether ``age`` lies in ``[age_low, age_high)``; ``None`` when it cannot be told.
+
+        >>> from datetime import date
+        >>> a = Applicability(age_low=Age(value=6, unit="mo"), age_high=Age(value=3))
+        >>> a.age_applies(CalendarAge.between(date(2024, 1, 1), date(2024, 7, 1)))
+        True
+        >>> a.age_applies(CalendarAge.between(date(2024, 1, 1), date(2027, 1, 1)))
+        False
+        """
+        if not self.needs_age:
+            return True
+        if age is None:
+            return None
+        verdicts = []
+        if self.age_low is not None:
+            verdicts.append(age.at_least(self.age_low))
+        if self.age_high is not None:
+            reached = age.at_least(self.age_high)
+            verdicts.append(None if reached is None else not reached)
+        if False in verdicts:
+            return False
+        return None if None in verdicts else True
 
     def specificity(self) -> int:
         """How specific the range is: lab+method first, then method, then default."""
@@ -353,6 +385,11 @@ class ReferenceRange(Frozen):
     """For a range in arbitrary units (U/mL, kU/L, index): the international standard
     the unit is traceable to (e.g. the WHO reference preparation for IgE). Without it,
     such a range applies only to results of the assay or lab it names."""
+    evidence: Evidence | None = None
+    """What kind of source the range rests on (laboratory, guideline, single study, ...)."""
+    caveats: tuple[str, ...] = ()
+    """Ids of caveats that apply to every result compared with this range (e.g. that its
+    limits are provisional), in addition to the analyte's."""
     # ``unit`` is None for qualitative and ordinal ranges, and for a lab's range on
     # a result that itself has no unit (pH, ratios): such a range is compared only
     # with values that have no unit either. The catalogue requires units.
@@ -530,8 +567,26 @@ class PatientContext(Frozen):
     age: Age | None = None
     """Age at collection, when the input gives an age instead of a birth date."""
 
+    def age_at(self, when: date | datetime | None) -> CalendarAge | None:
+        """Age at ``when`` in completed calendar units; ``None`` when it cannot be known.
+
+        An age the input gave wins over the birth date (it is what the lab stated).
+
+        >>> ctx = PatientContext(birth_date=date(2024, 1, 1))
+        >>> ctx.age_at(date(2024, 7, 1)).months
+        (6, 6)
+        """
+        if self.age is not None:
+            return CalendarAge.from_age(self.age)
+        if self.birth_date is None or when is None:
+            return None
+        return CalendarAge.between(self.birth_date, when)
+
     def age_days_at(self, when: date | datetime | None) -> float | None:
-        """Age in days at ``when``; ``None`` when it cannot be known."""
+        """Age in days at ``when``; ``None`` when it cannot be known.
+
+        Range choice uses :meth:`age_at` (completed calendar units), not this.
+        """
         if self.age is not None:
             return self.age.days
         if self.birth_date is None or when is None:
@@ -626,11 +681,13 @@ class Panel(Frozen):
 class Position(Frozen):
     """Where a numeric value lies relative to the reference interval.
 
-    ``fraction`` is 0 at the low limit and 1 at the high limit;
+    ``fraction`` is 0 at the low limit and 1 at the high limit, measured on a log scale
+    (``log_scale``) when the high limit is 100 or more times the low one (copies/g, CFU/g);
     ``times_upper_limit`` is value / high limit.
     """
 
     fraction: float | None = None
+    log_scale: bool = False
     times_upper_limit: float | None = None
     times_lower_limit: float | None = None
 

@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Literal
 
 __all__ = [
+    "Evidence",
     "Family",
     "InterpretationCode",
     "RangeCategory",
@@ -46,6 +47,35 @@ class ValueKind(StrEnum):
     QUANTITATIVE = "quantitative"
     ORDINAL = "ordinal"
     QUALITATIVE = "qualitative"
+
+
+class Evidence(StrEnum):
+    """What kind of source a range rests on, shown beside the range in every report."""
+
+    LABORATORY = "laboratory"
+    """A clinical laboratory's published reference interval for its own assay."""
+    MANUFACTURER = "manufacturer"
+    """An assay manufacturer's insert."""
+    GUIDELINE = "guideline"
+    """A professional society's guideline or position paper."""
+    MULTI_STUDY = "multi-study"
+    """A systematic review or several concordant studies."""
+    SINGLE_STUDY = "single-study"
+    """One published study (provisional: not yet confirmed by others)."""
+
+    @property
+    def label(self) -> str:
+        """As reports print it: 'laboratory reference interval', 'single study'."""
+        return _EVIDENCE_LABELS[self]
+
+
+_EVIDENCE_LABELS = {
+    Evidence.LABORATORY: "laboratory reference interval",
+    Evidence.MANUFACTURER: "assay manufacturer",
+    Evidence.GUIDELINE: "professional guideline",
+    Evidence.MULTI_STUDY: "several studies",
+    Evidence.SINGLE_STUDY: "single study",
+}
 
 
 class RangeCategory(StrEnum):

@@ -46,7 +46,15 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from ._catalogue import Catalogue
 from ._errors import GuttestsError, InputError
 from ._interpret import RangePolicy, interpret
-from ._models import LOINC_SYSTEM, Coding, Interpretation, PatientContext, ReferenceRange
+from ._models import (
+    LOINC_SYSTEM,
+    Age,
+    CalendarAge,
+    Coding,
+    Interpretation,
+    PatientContext,
+    ReferenceRange,
+)
 from ._readers.csv import (
     CsvField,
     CsvMapping,
@@ -326,11 +334,11 @@ def _record(interp: Interpretation) -> _Record:
 class _Identity:
     """What the catalogue says about one (name, code, LOINC) combination."""
 
-    __slots__ = ("absolute", "age_bounds", "analyte", "needs_sex")
+    __slots__ = ("absolute", "age_limits", "analyte", "needs_sex")
 
     def __init__(self, analyte: str | None, ranges: Sequence[ReferenceRange]) -> None:
         self.analyte = analyte
-        bounds: set[float] = set()
+        limits: dict[tuple[float, str], Age] = {}
         self.needs_sex = False
         self.absolute = False
         for r in ranges:
@@ -339,8 +347,20 @@ class _Identity:
             self.absolute |= r.category is RangeCategory.ABSOLUTE
             for age in (a.age_low, a.age_high):
                 if age is not None:
-                    bounds.add(age.days)
-        self.age_bounds = np.array(sorted(bounds), dtype=np.float64)
+                    limits[(age.value, age.unit)] = age
+        # age limits are compared in completed calendar units (guttests._age), never in days
+        self.age_limits = tuple(limits.values())
+
+
+def _age_code(age: CalendarAge | None, limits: Sequence[Age]) -> int:
+    """One number per combination of 'limit reached / not reached / cannot tell'."""
+    if age is None:
+        return -1
+    code = 0
+    for limit in limits:
+        verdict = age.at_least(limit)
+        code = code * 3 + (2 if verdict is None else int(verdict))
+    return code
 
 
 class _FastGroup:
@@ -405,7 +425,7 @@ def _interpret_columns(
     contexts: list[tuple[PatientContext, date | datetime | None]] = []
     ctx_first = _firsts(ctx)
     sex_code = np.zeros(len(ctx_first), dtype=np.int64)
-    age_days = np.full(len(ctx_first), np.nan)
+    ages: list[CalendarAge | None] = []
     for k, i in enumerate(ctx_first):
         key = (None, None, *(_stripped(col(f)[i]) for f in ("sex", "birth_date", "age")))
         context, _ = _patient(key, m.date_formats)
@@ -413,9 +433,7 @@ def _interpret_columns(
         when = parse_when(when_text, m.date_formats) if when_text else None
         contexts.append((context, when))
         sex_code[k] = {None: 0, "female": 1, "male": 2}[sex_from_text(key[2])]
-        days = context.age_days_at(when)
-        if days is not None:
-            age_days[k] = days
+        ages.append(context.age_at(when))
 
     # sex and age count only for analytes with ranges that depend on them; ages only
     # by the side of each range's age limits they fall on
@@ -424,12 +442,10 @@ def _interpret_columns(
     )
     row_age = np.full(n, -2, dtype=np.int64)
     for k, identity in enumerate(identities):
-        if identity.age_bounds.size:
+        if identity.age_limits:
             rows = np.flatnonzero(ident == k)
-            days = age_days[ctx[rows]]
-            row_age[rows] = np.where(
-                np.isnan(days), -1, np.searchsorted(identity.age_bounds, days, side="right")
-            )
+            age_codes = np.array([_age_code(a, identity.age_limits) for a in ages], dtype=np.int64)
+            row_age[rows] = age_codes[ctx[rows]]
 
     group = _group(
         [

@@ -19,6 +19,7 @@ from datetime import date, datetime
 
 import click
 
+from .._age import CalendarAge
 from .._models import Age, Interpretation, Panel, PatientContext
 from .._types import Sex
 
@@ -30,8 +31,6 @@ __all__ = [
     "group_by_patient",
     "patient_key",
 ]
-
-_DAYS_PER_YEAR = 365.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +131,8 @@ def _age_update(
     years = _years_at(ctx.birth_date, when)
     if years is None:
         return {"age": age}
-    if int(age.days // _DAYS_PER_YEAR) != years:
+    low, high = CalendarAge.from_age(age).years
+    if not low <= years <= high:
         given = f"birth date {ctx.birth_date.isoformat()}, age {years} years at collection"
         raise _conflict(options, "age", panel, index, given)
     return {}

@@ -115,6 +115,8 @@ def describe_analyte(cat: Catalogue, a: Analyte) -> str:
         )
         if r.source.url:
             out.append(f"    {r.source.url}")
+        if r.evidence is not None:
+            out.append(f"    evidence: {r.evidence.label}")
         if r.note:
             out.append(
                 textwrap.fill(r.note, 96, initial_indent="    note: ", subsequent_indent=" " * 10)

@@ -25,7 +25,7 @@ from .._models import (
     Position,
     ReferenceRange,
 )
-from .._types import InterpretationCode, ValueKind
+from .._types import Evidence, InterpretationCode, ValueKind
 from .._values import CensoredValue, OrdinalValue, QuantityValue
 from ._phrases import label, phrase, phrases
 
@@ -105,6 +105,8 @@ class RangeOut(_Out):
     lab_text: str | None
     source: str
     source_url: str | None
+    evidence: str | None = None
+    """What kind of source the range rests on (laboratory, guideline, single-study, ...)."""
     applies_to: str
     category: str
     origin: str | None
@@ -117,6 +119,7 @@ class PositionOut(_Out):
     """Where a numeric value lies relative to the reference interval."""
 
     fraction: float | None
+    log_scale: bool = False
     times_upper_limit: float | None
     times_lower_limit: float | None
     text: str | None
@@ -193,6 +196,9 @@ class Counts(_Out):
     outside: int
     indeterminate: int
     not_interpretable: int
+    equivocal: int = 0
+    """Results flagged equivocal (E), e.g. specific IgE classes 0/1 and 1; not counted in
+    ``indeterminate``."""
 
 
 class PanelSection(_Out):
@@ -237,6 +243,10 @@ class RangeSource(_Out):
     origin: str | None
     applies_to: str
     category: str
+    evidence: str | None = None
+    """What kind of source the range rests on, as reports print it ('single study')."""
+    note: str | None = None
+    """The range's note (how its edges were read, what it does not cover)."""
 
 
 class SerialPoint(_Out):
@@ -247,6 +257,8 @@ class SerialPoint(_Out):
     value_text: str
     comparator: str | None
     result_index: int
+    lab: str | None = None
+    method: str | None = None
 
 
 class SerialChange(_Out):
@@ -402,6 +414,7 @@ def _build_range_record(rng: ReferenceRange, origin: str | None) -> dict[str, An
         "lab_text": rng.text,
         "source": rng.source.short(),
         "source_url": _citation_url(rng.source),
+        "evidence": rng.evidence.value if rng.evidence is not None else None,
         "applies_to": rng.applies_to.describe(),
         "category": str(rng.category),
         "origin": origin,
@@ -432,31 +445,62 @@ _FLAG_STRINGS: dict[int, tuple[str, str, str]] = {
 
 def position_text(interp: Interpretation) -> str | None:
     """Where the value lies, in words, read from the interpretation's flag and position."""
-    return _position_text(interp.position, interp.flag, interp.band, interp.result.value)
+    return _position_text(
+        interp.position, interp.flag, interp.band, interp.result.value, interp.range,
+        interp.value_in_range_unit,
+    )  # fmt: skip
+
+
+_MULTIPLE_MIN = 1.1
+"""A multiple of a limit is shown only when it says something (>= 1.1x, or <= 1/1.1x);
+closer to the limit the report gives the absolute difference instead."""
+
+
+def _class_table(rng: ReferenceRange | None) -> bool:
+    """A class scheme (specific IgE classes 0-6): more than three numeric bands. Its
+    results are placed by class, never as a multiple of the class-0 limit."""
+    return rng is not None and sum(1 for b in rng.bands if not b.terms) > 3
 
 
 def _position_text(
-    pos: Position | None, flag: InterpretationCode | None, band: str | None, value: object
+    pos: Position | None,
+    flag: InterpretationCode | None,
+    band: str | None,
+    value: object,
+    rng: ReferenceRange | None = None,
+    x: float | None = None,
 ) -> str | None:
     parts: list[str] = []
     templates = phrases()[1]
-    if pos is not None and flag is not None:
+    if pos is not None and flag is not None and not _class_table(rng):
         cmp = _CMP_PREFIX[value.comparator] if type(value) is CensoredValue else ""
-        if (flag is _IC.HIGH or flag is _IC.CRITICAL_HIGH) and pos.times_upper_limit is not None:
-            parts.append(templates["above_upper"].format(times=cmp + _ratio(pos.times_upper_limit)))
-        elif (flag is _IC.LOW or flag is _IC.CRITICAL_LOW) and pos.times_lower_limit is not None:
-            parts.append(templates["below_lower"].format(times=cmp + _ratio(pos.times_lower_limit)))
+        up, lo = pos.times_upper_limit, pos.times_lower_limit
+        if (flag is _IC.HIGH or flag is _IC.CRITICAL_HIGH) and up is not None:
+            if up >= _MULTIPLE_MIN or cmp or x is None or rng is None:
+                parts.append(templates["above_upper"].format(times=cmp + _ratio(up)))
+            else:
+                diff = x - (rng.reference_interval()[1] or x / up)
+                parts.append(_by(templates["above_upper_by"], diff, rng.unit))
+        elif (flag is _IC.LOW or flag is _IC.CRITICAL_LOW) and lo is not None:
+            if lo <= 1 / _MULTIPLE_MIN or cmp or x is None or rng is None:
+                parts.append(templates["below_lower"].format(times=cmp + _ratio(lo)))
+            else:
+                diff = (rng.reference_interval()[0] or x / lo) - x
+                parts.append(_by(templates["below_lower_by"], diff, rng.unit))
         elif flag is _IC.NORMAL and pos.fraction is not None:
-            parts.append(
-                templates["within"].format(percent=cmp + fmt_number(round(pos.fraction * 100)))
-            )
-        elif flag is _IC.NORMAL and pos.times_upper_limit is not None:
-            parts.append(templates["times_upper"].format(times=cmp + _ratio(pos.times_upper_limit)))
-        elif flag is _IC.NORMAL and pos.times_lower_limit is not None:
-            parts.append(templates["times_lower"].format(times=cmp + _ratio(pos.times_lower_limit)))
+            key = "within_log" if pos.log_scale else "within"
+            parts.append(templates[key].format(percent=cmp + fmt_number(round(pos.fraction * 100))))
+        elif flag is _IC.NORMAL and up is not None:
+            parts.append(templates["times_upper"].format(times=cmp + _ratio(up)))
+        elif flag is _IC.NORMAL and lo is not None:
+            parts.append(templates["times_lower"].format(times=cmp + _ratio(lo)))
     if band:
         parts.append(templates["in_band"].format(band=band))
     return "; ".join(parts) or None
+
+
+def _by(template: str, diff: float, unit: str | None) -> str:
+    return template.format(diff=fmt_number(diff, 3), unit=unit or "").replace(" )", ")")
 
 
 def _optimal_record(interp: Interpretation) -> dict[str, Any] | None:
@@ -528,10 +572,11 @@ def result_record(
         if not interpreted:
             flag_text = label("not_interpretable")
     pos = interp.position
-    ptext = _position_text(pos, flag, interp.band, v)
+    ptext = _position_text(pos, flag, interp.band, v, interp.range, interp.value_in_range_unit)
     if pos is not None:
         position: dict[str, Any] | None = {
             "fraction": pos.fraction,
+            "log_scale": pos.log_scale,
             "times_upper_limit": pos.times_upper_limit,
             "times_lower_limit": pos.times_lower_limit,
             "text": ptext,
@@ -539,6 +584,7 @@ def result_record(
     elif ptext is not None:
         position = {
             "fraction": None,
+            "log_scale": False,
             "times_upper_limit": None,
             "times_lower_limit": None,
             "text": ptext,
@@ -630,10 +676,10 @@ def _patient_header(
     age: str | None = str(ctx.age) if ctx.age is not None else None
     if deidentify:
         if age is None and ctx.birth_date is not None and first_collected is not None:
-            days = ctx.age_days_at(first_collected)
-            if days is not None:
-                years = int(days // 365.25)
-                age = "90 years or over" if years >= 90 else f"{years} years at collection"
+            at = ctx.age_at(first_collected)  # completed calendar units
+            if at is not None:
+                years = at.years[0]
+                age = "90 years or over" if years >= 90 else f"{at.describe()} at collection"
         return PatientHeader(id=None, name=None, sex=ctx.sex, birth_date=None, age=age)
     return PatientHeader(
         id=ctx.patient_id,
@@ -645,7 +691,7 @@ def _patient_header(
 
 
 def _count(rows: Sequence[ResultRow]) -> Counts:
-    outside = indeterminate = not_interp = 0
+    outside = indeterminate = equivocal = not_interp = 0
     for row in rows:
         if row.status == "not_interpretable":
             not_interp += 1
@@ -654,15 +700,18 @@ def _count(rows: Sequence[ResultRow]) -> Counts:
             and InterpretationCode(row.interpretation).outside_reference
         ):
             outside += 1
+        elif row.interpretation == "E":
+            equivocal += 1
         elif row.interpretation is not None and InterpretationCode(row.interpretation) in _UNSURE:
             indeterminate += 1
     total = len(rows)
     return Counts(
         total=total,
-        within=total - outside - indeterminate - not_interp,
+        within=total - outside - indeterminate - equivocal - not_interp,
         outside=outside,
         indeterminate=indeterminate,
         not_interpretable=not_interp,
+        equivocal=equivocal,
     )
 
 
@@ -671,7 +720,11 @@ def _panel_summary(title: str, counts: Counts, rows: Sequence[ResultRow]) -> str
         "summary_panel",
         panel=title,
         total=counts.total,
+        results=label("result_one" if counts.total == 1 else "result_many"),
         outside=counts.outside,
+        equivocal=(
+            phrase("summary_equivocal", equivocal=counts.equivocal) if counts.equivocal else ""
+        ),
         indeterminate=counts.indeterminate,
         not_interpretable=counts.not_interpretable,
     )
@@ -766,6 +819,8 @@ def build_report(
                         origin=rg["origin"],
                         applies_to=rg["applies_to"],
                         category=rg["category"],
+                        evidence=(Evidence(rg["evidence"]).label if rg.get("evidence") else None),
+                        note=rg["note"],
                     )
                 ref = sources[key].ref
             row = ResultRow.model_validate(
@@ -893,6 +948,8 @@ def _serial(rows: Sequence[ResultRow], catalogue: AnalyteLookup | None) -> tuple
                 value_text=row.value,
                 comparator=row.comparator,
                 result_index=index,
+                lab=row.lab,
+                method=row.method,
             )
             for index, row, value in members
         )
@@ -936,6 +993,17 @@ def _change(
     cvi: float | None,
     vsource: str | None,
 ) -> SerialChange:
+    if _other_source(a.lab, b.lab) or _other_source(a.method, b.method):
+        # Results of different laboratories or methods are not comparable as a change.
+        return SerialChange(
+            from_index=a.result_index,
+            to_index=b.result_index,
+            absolute=None,
+            percent=None,
+            text=phrase("change_other_lab", since=a.collected),
+            exceeds_rcv=None,
+            rcv_statement=None,
+        )
     if a.comparator is not None or b.comparator is not None:
         return SerialChange(
             from_index=a.result_index,
@@ -976,6 +1044,11 @@ def _change(
         exceeds_rcv=exceeds,
         rcv_statement=statement,
     )
+
+
+def _other_source(a: str | None, b: str | None) -> bool:
+    """Whether two results name different laboratories (or methods); unknown is not different."""
+    return a is not None and b is not None and a.casefold().strip() != b.casefold().strip()
 
 
 def _pct(p: float) -> str:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-from ._model import Report, ResultRow, SerialSeries, fmt_number
+from ._model import RangeSource, Report, ResultRow, SerialSeries, fmt_number
 from ._phrases import label
 
 __all__ = ["ascii_text", "md_escape", "render_markdown", "render_text"]
@@ -144,9 +144,11 @@ def _meta(report: Report) -> list[tuple[str, str]]:
     return pairs
 
 
-def _source_line(s_ref: int, source: str, origin: str | None, applies: str, cat: str) -> str:
-    origin_text = label(f"origin_{origin}") if origin else cat
-    return f"[{s_ref}] {source} ({origin_text}; {label('applies_to')}: {applies})"
+def _source_line(s: RangeSource) -> str:
+    """A range source without its number: citation (origin; applies to; evidence)."""
+    origin_text = label(f"origin_{s.origin}") if s.origin else s.category
+    extra = f"; {label('evidence')}: {s.evidence}" if s.evidence else ""
+    return f"{s.source} ({origin_text}; {label('applies_to')}: {s.applies_to}{extra})"
 
 
 def _serial_rows(series: SerialSeries) -> list[list[str]]:
@@ -180,14 +182,108 @@ def _where(row: ResultRow) -> str:
 # --- plain text ----------------------------------------------------------------------------
 
 _CAPS = (30, 16, 10, 24, 34, 20, 36)
+_WIDTH = 100
+"""The text report fits this many columns."""
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
+_BREAK_AFTER = re.compile(r"(?<=[./;:,_-])(?=[^./;:,_\s-])")
+"""Where a word too long for its line may break: after . / ; : , _ - (never inside letters)."""
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], caps: Sequence[int]) -> list[str]:
+def _pieces(text: str, width: int) -> list[tuple[str, bool]]:
+    """Words as (piece, starts a word); a word wider than ``width`` is cut after
+    punctuation, and only a run without any punctuation longer than ``width`` is cut hard."""
+    out: list[tuple[str, bool]] = []
+    for word in text.split():
+        if len(word) <= width:
+            out.append((word, True))
+            continue
+        first = True
+        for part in _BREAK_AFTER.split(word):
+            while len(part) > width:
+                out.append((part[:width], first))
+                part, first = part[width:], False
+            if part:
+                out.append((part, first))
+                first = False
+    return out
+
+
+def _wrap(text: str, width: int, initial: str = "", subsequent: str = "") -> list[str]:
+    """Greedy wrapping at word boundaries (see :func:`_pieces`) to ``width`` columns.
+
+    >>> _wrap("Hemoglobin.gastrointestinal.lower [Presence] in Stool", 20)
+    ['Hemoglobin.', 'gastrointestinal.', 'lower [Presence] in', 'Stool']
+    """
+    lines: list[str] = []
+    line = initial
+    empty = True
+    for piece, new_word in _pieces(text, max(width - max(len(initial), len(subsequent)), 1)):
+        glue = " " if new_word and not empty else ""
+        if not empty and len(line) + len(glue) + len(piece) > width:
+            lines.append(line)
+            line, glue = subsequent, ""
+        line += glue + piece
+        empty = False
+    if not empty:
+        lines.append(line)
+    return lines
+
+
+def _fit(widths: list[int], minimum: list[int], total: int) -> list[int]:
+    """Narrow the columns in proportion to their width, never below their minimum, until
+    the row (with 2-space gaps) fits ``total``."""
+    room = total - 2 * (len(widths) - 1)
+    if sum(widths) <= room:
+        return list(widths)
+    flexible = [i for i, w in enumerate(widths) if w > minimum[i]]
+    fixed = sum(w for i, w in enumerate(widths) if i not in flexible)
+    share = max(room - fixed, 0)
+    preferred = sum(widths[i] for i in flexible) or 1
+    out = list(widths)
+    for i in flexible:
+        out[i] = max(minimum[i], widths[i] * share // preferred)
+    while sum(out) > room:  # rounding up to a minimum can overshoot: take from the widest
+        candidates = [i for i in flexible if out[i] > minimum[i]]
+        if not candidates:
+            break
+        out[max(candidates, key=lambda k: out[k])] -= 1
+    while sum(out) < room:  # and rounding down leaves room: give it back, widest first
+        candidates = [i for i in flexible if out[i] < widths[i]]
+        if not candidates:
+            break
+        out[max(candidates, key=lambda k: widths[k] - out[k])] += 1
+    return out
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    caps: Sequence[int],
+    whole: Sequence[int] = (),
+) -> list[str]:
+    """An aligned table of at most ``_WIDTH`` columns; the cells of the columns in ``whole``
+    (the result as the lab wrote it) are kept on one line whenever the table can fit."""
     widths = [
         min(max([len(h), *(len(r[i]) for r in rows)]), caps[i] if i < len(caps) else 40)
         for i, h in enumerate(headers)
     ]
+    # A column keeps its longest word whole when the table can still fit (names such as
+    # "Clostridioides" are never cut); only then are long words broken after punctuation.
+    longest = [
+        max([len(x) for x in (headers[i], *(r[i] for r in rows)) for x in x.split()] or [1])
+        for i in range(len(headers))
+    ]
+    for i in whole:
+        longest[i] = max([longest[i], *(len(r[i]) for r in rows)])
+        widths[i] = max(widths[i], min(longest[i], 30))
+    for cap in (20, 14, 12, 8):  # narrower and narrower until the table fits
+        minimum = [
+            min(w, m) if i in whole else min(w, max(6, min(m, cap)))
+            for i, (w, m) in enumerate(zip(widths, longest, strict=True))
+        ]
+        if sum(minimum) + 2 * (len(minimum) - 1) <= _WIDTH:
+            break
+    widths = _fit(widths, minimum, _WIDTH)
     lines = _wrapped_row(headers, widths)
     lines.append("  ".join("-" * w for w in widths))
     for row in rows:
@@ -196,10 +292,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], caps: Sequence
 
 
 def _wrapped_row(row: Sequence[str], widths: Sequence[int]) -> list[str]:
-    cells = [
-        textwrap.wrap(c, w, break_on_hyphens=False) or [""]
-        for c, w in zip(row, widths, strict=True)
-    ]
+    cells = [_wrap(c, w) or [""] for c, w in zip(row, widths, strict=True)]
     return [
         "  ".join(
             (c[k] if k < len(c) else "").ljust(w) for c, w in zip(cells, widths, strict=True)
@@ -212,31 +305,37 @@ def render_text(report: Report, *, colour: bool = False) -> str:
     """The report for a terminal: aligned columns, ASCII except µ, colour only when asked."""
     t = ascii_text
     out: list[str] = [t(report.title).upper(), "=" * len(report.title), ""]
+    # every line below is wrapped to _WIDTH columns at word boundaries
     patient = _patient_line(report)
     if patient:
-        out.append(f"{t(label('patient'))}: " + "; ".join(f"{t(k)} {t(v)}" for k, v in patient))
+        line = f"{t(label('patient'))}: " + "; ".join(f"{t(k)} {t(v)}" for k, v in patient)
+        out += _wrap(line, _WIDTH, "", "  ")
     if report.deidentified:
         out.append(t(label("deidentified")))
-    out.extend(f"{t(k)}: {t(v)}" for k, v in _meta(report))
+    for k, v in _meta(report):
+        out += _wrap(f"{t(k)}: {t(v)}", _WIDTH, "", "  ")
     out += ["", t(label("summary")), "-" * len(label("summary"))]
-    out += [line for p in report.panels for line in textwrap.wrap(t(p.summary), 100)]
+    out += [line for p in report.panels for line in _wrap(t(p.summary), _WIDTH)]
     cols = _columns(report)
     for panel in report.panels:
         heading = t(panel.title)
         out += ["", heading, "-" * len(heading)]
         meta = [x for x in (panel.collected, panel.lab, panel.source) if x]
         if meta:
-            out.append(t("; ".join(meta)))
+            out += _wrap(t("; ".join(meta)), _WIDTH, "", "  ")
         rows = [[t(fn(r)) for _, fn in cols] for r in panel.rows]
-        table = _table([t(h) for h, _ in cols], rows, _CAPS)
+        table = _table([t(h) for h, _ in cols], rows, _CAPS, whole=(1, 5))  # result, flag
         if colour:
             table = table[:2] + [_colourise(line) for line in table[2:]]
         out += table
     if report.sources:
         out += ["", t(label("sources")), "-" * len(label("sources"))]
         for s in report.sources:
-            line = _source_line(s.ref, s.source, s.origin, s.applies_to, s.category)
-            out += textwrap.wrap(t(line), 100, subsequent_indent="    ")
+            out += _wrap(t(f"[{s.ref}] {_source_line(s)}"), _WIDTH, "", "    ")
+            if s.url:
+                out += _wrap(t(s.url), _WIDTH, "    ", "    ")
+            if s.note:
+                out += _wrap(t(f"{label('range_note')}: {s.note}"), _WIDTH, "    ", "    ")
     out += _section(
         label("caveats"),
         [f"{', '.join(c.analytes)}: {c.text} ({'; '.join(c.citations)})" for c in report.caveats],
@@ -265,8 +364,8 @@ def render_text(report: Report, *, colour: bool = False) -> str:
                 (20, 16, 40),
             )
             for note in _serial_notes(series):
-                out += textwrap.wrap(t(note), 100)
-    out += ["", *textwrap.wrap(t(report.disclaimer), 100)]
+                out += _wrap(t(note), _WIDTH)
+    out += ["", *_wrap(t(report.disclaimer), _WIDTH)]
     return "\n".join(out) + "\n"
 
 
@@ -276,7 +375,7 @@ def _section(title: str, items: Sequence[str]) -> list[str]:
         return []
     out = ["", ascii_text(title), "-" * len(title)]
     for item in items:
-        out += textwrap.wrap(ascii_text(item), 100, initial_indent="- ", subsequent_indent="  ")
+        out += _wrap(ascii_text(item), _WIDTH, "- ", "  ")
     return out
 
 
@@ -297,6 +396,15 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str
     return out
 
 
+def _md_url(url: str | None) -> str | None:
+    """A link target that is safe in Markdown: http(s) only, no spaces or brackets."""
+    if not url or not url.startswith(("https://", "http://")):
+        return None
+    if any(ch in url for ch in ' ()<>[]"\n\r\t`'):
+        return None
+    return url
+
+
 def render_markdown(report: Report) -> str:
     """The report as Markdown: one table per panel, every input string escaped."""
     e = md_escape
@@ -309,7 +417,12 @@ def render_markdown(report: Report) -> str:
         out += [f"*{e(label('deidentified'))}*", ""]
     out += [f"- **{e(k)}:** {e(v)}" for k, v in _meta(report)]
     out += ["", f"## {e(label('summary'))}", ""]
-    out += [f"- {e(p.summary)}" for p in report.panels]
+    for p in report.panels:
+        number = f"{p.index + 1}. "
+        if len(report.panels) > 1 and p.summary.startswith(number):
+            out.append(f"{number}{e(p.summary.removeprefix(number))}")  # an ordered list
+        else:
+            out.append(f"- {e(p.summary)}")
     cols = _columns(report)
     for panel in report.panels:
         out += ["", f"## {e(panel.title)}", ""]
@@ -319,10 +432,13 @@ def render_markdown(report: Report) -> str:
         out += _md_table([h for h, _ in cols], [[fn(r) for _, fn in cols] for r in panel.rows])
     if report.sources:
         out += ["", f"## {e(label('sources'))}", ""]
-        out += [
-            f"- {e(_source_line(s.ref, s.source, s.origin, s.applies_to, s.category))}"
-            for s in report.sources
-        ]
+        for src in report.sources:
+            url = _md_url(src.url)
+            cite = f"[{e(src.source)}]({url})" if url else e(src.source)
+            line = f"{src.ref}. {cite} {e(_source_line(src).removeprefix(src.source).strip())}"
+            if src.note:
+                line += f" {e(label('range_note'))}: {e(src.note)}"
+            out.append(line)
     if report.caveats:
         out += ["", f"## {e(label('caveats'))}", ""]
         out += [

@@ -456,7 +456,7 @@ def applicabilities(draw: st.DrawFn, specimen: Specimen | None = None) -> Applic
     ``specimen`` is the only specimen drawn besides "any" (default: any specimen).
 
     >>> find(applicabilities(), lambda a: a.age_low and a.age_high).describe()
-    'age 0 years to <1 years'
+    'age 0 years to <1 year'
     """
     spec = draw(_maybe((specimen,) if specimen else tuple(Specimen)))
     sex: Sex | None = draw(st.sampled_from((None, "female", "male")))
