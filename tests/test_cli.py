@@ -70,7 +70,9 @@ _LOOKS_LIKE = {
     "json": lambda s: json.loads(s)["schema"] == "guttests-report/1",
     "fhir": lambda s: json.loads(s)["resourceType"] == "Bundle",
     "text": lambda s: s.startswith("LABORATORY RESULTS SUMMARY"),
-    "hl7": lambda s: s.startswith("MSH|^~\\&|") and any(x.startswith("OBX|1|") for x in s.splitlines()),
+    "hl7": lambda s: (
+        s.startswith("MSH|^~\\&|") and any(x.startswith("OBX|1|") for x in s.splitlines())
+    ),
 }
 
 

@@ -89,8 +89,8 @@ def hl7_timestamp(iso: str | None) -> str:
 
     >>> hl7_timestamp("2024-02-29"), hl7_timestamp("2024-02-29T08:30:00+01:00")
     ('20240229', '20240229083000+0100')
-    >>> hl7_timestamp("2024-02-29T08:30:00")
-    '20240229083000'
+    >>> hl7_timestamp("2024-02-29T08:30:00"), hl7_timestamp("2024-02-29T08:30")
+    ('20240229083000', '202402290830')
     """
     if not iso:
         return ""
@@ -100,7 +100,8 @@ def hl7_timestamp(iso: str | None) -> str:
         when = datetime.fromisoformat(iso)
     except ValueError:
         return ""
-    text = when.strftime("%Y%m%d%H%M%S")
+    clock = re.split(r"[+-]|Z", iso.split("T", 1)[1], maxsplit=1)[0]
+    text = when.strftime("%Y%m%d%H%M" if len(clock) == 5 else "%Y%m%d%H%M%S")
     if when.microsecond:
         text += f".{when.microsecond // 100:04d}"
     if when.tzinfo is not None:
@@ -262,7 +263,7 @@ def _obr(n: int, panel: PanelSection, report: Report) -> list[str]:
         str(n),
         "",
         "",
-        f"^{escape(panel.title)}",
+        f"^{escape(panel.name or panel.title)}",
         "",
         "",
         hl7_timestamp(panel.collected),
