@@ -264,3 +264,59 @@ def test_without_weasyprint_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     assert res.exit_code == 1
     assert "guttests[pdf]" in res.output
     assert not Path("x.pdf").exists()
+
+
+# --- FHIR DiagnosticReport.presentedForm --------------------------------------------------
+
+
+@needs_pdf
+def test_fhir_presented_form_carries_the_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--attach-pdf: the DiagnosticReport carries the PDF (contentType, base64 data, size,
+    hash, title, language, creation) and the bundle validates with fhir.resources R4B."""
+    import base64
+    import hashlib
+    import json
+
+    from fhir.resources.R4B.bundle import Bundle
+
+    from guttests._reports import render
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    rep = _small()
+    out = render(rep, "fhir", attach_pdf=True)
+    bundle = Bundle.model_validate_json(out)
+    [dr] = [e.resource for e in bundle.entry if e.resource.__resource_type__ == "DiagnosticReport"]
+    [form] = dr.presentedForm
+    assert form.contentType == "application/pdf"
+    assert form.language == "en"
+    assert form.title == rep.title
+    assert form.creation is not None
+    assert form.creation.isoformat() == "2023-11-14T22:13:20+00:00"
+    doc = json.loads(out)
+    raw = next(
+        e["resource"] for e in doc["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
+    )["presentedForm"][0]
+    pdf = base64.b64decode(raw["data"])
+    assert pdf == render_pdf(rep)
+    assert raw["size"] == len(pdf)
+    assert base64.b64decode(raw["hash"]) == hashlib.sha1(pdf).digest()
+    assert "112.4" in _pages(pdf)[0]
+    # without SOURCE_DATE_EPOCH or --timestamp no creation time is invented
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    plain = json.loads(render(rep, "fhir", attach_pdf=True))
+    forms = [
+        e["resource"]["presentedForm"][0]
+        for e in plain["entry"]
+        if e["resource"]["resourceType"] == "DiagnosticReport"
+    ]
+    assert "creation" not in forms[0]
+    # the bundle without --attach-pdf is unchanged
+    assert "presentedForm" not in render(rep, "fhir")
+
+
+@needs_pdf
+def test_cli_attach_pdf(tmp_path: Path) -> None:
+    out = tmp_path / "r.fhir.json"
+    res = CliRunner().invoke(cli, ["report", "--example", "--attach-pdf", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert '"contentType": "application/pdf"' in out.read_text(encoding="utf-8")

@@ -53,15 +53,17 @@ _SVG_CSS = (
 
 
 def _css_string(text: str) -> str:
-    r"""A CSS string literal: every character outside a small safe set as a 6-digit escape.
+    r"""A CSS string literal: every character outside a small safe set as a hex escape.
+
+    Each escape ends with one space, which CSS consumes as its terminator (so a real space
+    after it survives).
 
     >>> _css_string('Doe, "J" \\ 1')
-    '"Doe, \\000022J\\000022 \\00005c 1"'
+    '"Doe, \\000022 J\\000022  \\00005c  1"'
     """
     safe = " ,.-:()'/"
-    return (
-        '"' + "".join(ch if ch.isalnum() or ch in safe else f"\\{ord(ch):06x}" for ch in text) + '"'
-    )
+    body = "".join(ch if ch.isalnum() or ch in safe else f"\\{ord(ch):06x} " for ch in text)
+    return f'"{body}"'
 
 
 def identity(report: Report) -> str:
@@ -95,9 +97,9 @@ def print_stylesheet(report: Report, page_size: Literal["a4", "letter"] = "a4") 
   size: {_SIZES[page_size]} portrait !important;
   margin: 22mm 12mm 16mm 12mm !important;
   @top-left {{ content: {ident}; font: 600 8pt "DejaVu Sans", sans-serif; color: #1b1f24;
-              vertical-align: bottom; padding-bottom: 3mm; border-bottom: .5pt solid #8a929c; }}
+              vertical-align: bottom; padding-bottom: 3mm; }}
   @top-right {{ content: {title}; font: 8pt "DejaVu Sans", sans-serif; color: #5b6470;
-               vertical-align: bottom; padding-bottom: 3mm; border-bottom: .5pt solid #8a929c; }}
+               vertical-align: bottom; padding-bottom: 3mm; }}
   @bottom-left {{ content: {version}; font: 7pt "DejaVu Sans", sans-serif; color: #5b6470; }}
   @bottom-right {{ content: {page} counter(page) {of} counter(pages);
                   font: 8pt "DejaVu Sans", sans-serif; color: #1b1f24; }}
