@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import date
+from pathlib import Path
 
+from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +17,10 @@ from guttests._models import Panel, PatientContext, Provenance, Result
 from guttests._reports import Report, build_report, render
 from guttests._reports._trend import trend_points, trend_svg
 from guttests._values import parse_value
+from guttests.cli import cli
 
 HASH = "ef" * 32
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "reports" / "serial_calprotectin.csv"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -186,3 +190,29 @@ def test_every_point_is_drawn_inside_the_graphic(data: list[tuple[date, str, int
         assert 0 <= y <= h
     labels = [e.text for e in svg.iter(f"{SVG}text") if e.get("class") == "tr-val"]
     assert sorted(labels) == sorted(f"{c}{v}" for _, c, v in data)
+
+
+def test_serial_fixture_through_the_cli(tmp_path: Path) -> None:
+    """A CSV with five collections from two labs: one trend, two square markers (the other
+    lab), one open marker (<20), lines only between the three exact values of the latest lab."""
+    out = tmp_path / "serial.html"
+    res = CliRunner().invoke(cli, ["report", str(FIXTURE), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    [svg] = _svgs(out.read_text(encoding="utf-8"))
+    markers = [
+        (e.tag.removeprefix(SVG), e.get("class"))
+        for e in svg.iter()
+        if e.get("class") in ("tr-dot", "tr-open")
+    ]
+    assert markers == [
+        ("rect", "tr-open"),
+        ("rect", "tr-dot"),
+        ("circle", "tr-dot"),
+        ("circle", "tr-dot"),
+        ("circle", "tr-dot"),
+    ]
+    assert len([e for e in svg.iter(f"{SVG}line") if e.get("class") == "tr-line"]) == 2
+    assert "Southgate Pathology" in (svg.get("aria-label") or "")
+    text = CliRunner().invoke(cli, ["report", str(FIXTURE), "--format", "text"]).output
+    assert "<svg" not in text
+    assert "118" in text
