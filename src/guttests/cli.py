@@ -350,7 +350,7 @@ def _output_format(fmt: str | None, output: Path | None) -> Format:
     """--format, else the format -o's extension names; an unknown extension is an error."""
     if fmt is not None:
         return cast("Format", fmt)
-    if output is not None and not output.is_dir():
+    if output is not None and not output.is_dir() and str(output) != "-":
         name = output.name.lower()
         for suffix, found in _BY_SUFFIX.items():
             if name.endswith(suffix):
