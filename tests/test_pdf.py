@@ -320,3 +320,41 @@ def test_cli_attach_pdf(tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["report", "--example", "--attach-pdf", "-o", str(out)])
     assert res.exit_code == 0, res.output
     assert '"contentType": "application/pdf"' in out.read_text(encoding="utf-8")
+
+
+@needs_pdf
+def test_practitioner_column_fits_the_page() -> None:
+    """With a practitioner range set the table has eight columns: all of them on the page
+    (the last column starts well inside the right margin), every flag and every
+    practitioner-range text in the PDF's text."""
+    from guttests import interpret_panels, load_optimal
+
+    optimal = load_optimal(Path(__file__).parent / "fixtures" / "ranges" / "optimal.toml")
+    ps: list[Panel] = []
+    for name, data in example_sources():
+        ps += read(data, source_name=name)
+    rep = build_report(
+        ps, interpret_panels(ps, optimal=optimal), catalogue_hash=HASH, version="0.1.0"
+    )
+    assert rep.has_optimal
+    data = render_pdf(rep)
+    heads: list[float] = []
+    width = 0.0
+    for page in pypdf.PdfReader(io.BytesIO(data)).pages:
+        width = float(page.mediabox.width)
+
+        def visit(text: str, cm: Any, tm: Any, _font: Any, _size: Any) -> None:
+            if text.startswith("Practitioner"):  # x on the page: text matrix through the CTM
+                heads.append(
+                    float(cm[0]) * float(tm[4]) + float(cm[2]) * float(tm[5]) + float(cm[4])
+                )
+
+        page.extract_text(visitor_text=visit)
+    assert heads
+    assert max(heads) < width - 34 - 60  # 12 mm margin, and room for the column
+    text = _flat("\n".join(_pages(data)))
+    assert _flat("Practitioner range (configured, not a reference range)") in text
+    for row in rep.rows:
+        assert _flat(row.flag_text) in text
+        if row.optimal is not None:
+            assert _flat(row.optimal.text) in text

@@ -34,6 +34,9 @@ PDF_VARIANT = "pdf/a-3b"
 _SIZES = {"a4": "A4", "letter": "letter"}
 _EXTRA = "PDF reports need the guttests[pdf] extra (WeasyPrint)"
 _INSTALL = "pip install 'guttests[pdf]'"
+# analyte, result, unit, range, graphic, position, flag (and practitioner range)
+_COLUMNS = (21, 9, 7, 13, 18, 19, 13)
+_COLUMNS_OPTIMAL = (16, 9, 6, 12, 16, 15, 11, 15)
 _SVG_OPEN = re.compile(r"(<svg\b[^>]*>)")
 # WeasyPrint draws inline SVG with the SVG's own <style> only (not the page's CSS, nor
 # var()): the graphics' classes, with the HTML report's colours, go into each SVG.
@@ -92,6 +95,13 @@ def print_stylesheet(report: Report, page_size: Literal["a4", "letter"] = "a4") 
     title = _css_string(report.title)
     page, of = _css_string(label("page") + " "), _css_string(" " + label("page_of") + " ")
     version = _css_string(f"guttests {report.guttests_version}")
+    # fixed column widths (per cent) so that every column, the flag above all, fits the page
+    percents = _COLUMNS_OPTIMAL if report.has_optimal else _COLUMNS
+    widths = "\n".join(
+        f".results thead th:nth-child({n}) {{ width: {w}% !important; }}"
+        for n, w in enumerate(percents, 1)
+    )
+    graphic_mm = 30 if not report.has_optimal else 26
     return f"""
 @page {{
   size: {_SIZES[page_size]} portrait !important;
@@ -113,14 +123,8 @@ thead {{ display: table-header-group !important; }}
 table.results {{ table-layout: fixed !important; width: 100% !important; }}
 .results td, .results th {{ padding: 2.5pt 3pt !important; overflow-wrap: anywhere !important; }}
 .results td.num, .results td.flag {{ white-space: normal !important; }}
-.results thead th:nth-child(1) {{ width: 21% !important; }}
-.results thead th:nth-child(2) {{ width: 9% !important; }}
-.results thead th:nth-child(3) {{ width: 7% !important; }}
-.results thead th:nth-child(4) {{ width: 13% !important; }}
-.results thead th:nth-child(5) {{ width: 18% !important; }}
-.results thead th:nth-child(6) {{ width: 19% !important; }}
-.results thead th:nth-child(7) {{ width: 13% !important; }}
-svg.rg {{ width: 30mm !important; height: 5.1mm !important; }}
+{widths}
+svg.rg {{ width: {graphic_mm}mm !important; height: {graphic_mm * 0.17:.1f}mm !important; }}
 section.panel + section.panel {{ break-before: auto !important; }}
 footer {{ break-inside: avoid !important; }}
 """
