@@ -226,3 +226,21 @@ def test_message_time_is_latest_collection_or_generation() -> None:
         generated_at=datetime.fromisoformat("2024-05-01T10:00:00+02:00"),
     )
     assert render(rep2, "hl7").split("|")[6] == "20240501100000+0200"
+
+
+def test_cli_several_patients_give_one_message_each() -> None:
+    """Two patients: two ORU^R01 messages one after another, each with its own PID."""
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from guttests.cli import cli
+
+    two = Path(__file__).parent / "fixtures" / "cli" / "two_patients.csv"
+    res = CliRunner().invoke(cli, ["report", str(two), "--format", "hl7"])
+    assert res.exit_code == 0, res.output
+    text = res.output.strip("\n")
+    assert text.count("MSH|") == 2
+    assert len(_segments(text, "PID")) == 2
+    back = read(text, format="hl7v2")
+    assert len({p.patient.patient_id for p in back}) == 2

@@ -358,3 +358,15 @@ def test_practitioner_column_fits_the_page() -> None:
         assert _flat(row.flag_text) in text
         if row.optimal is not None:
             assert _flat(row.optimal.text) in text
+
+
+@needs_pdf
+def test_cli_pdf_without_output_goes_to_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PDF never goes to the terminal: without -o it is written to ./NAME.pdf."""
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(cli, ["report", "--example", "--format", "pdf"])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "guttests-example.pdf").read_bytes().startswith(b"%PDF-")
+    assert "%PDF" not in res.output
