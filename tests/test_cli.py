@@ -70,6 +70,9 @@ _LOOKS_LIKE = {
     "json": lambda s: json.loads(s)["schema"] == "guttests-report/1",
     "fhir": lambda s: json.loads(s)["resourceType"] == "Bundle",
     "text": lambda s: s.startswith("LABORATORY RESULTS SUMMARY"),
+    "hl7": lambda s: (
+        s.startswith("MSH|^~\\&|") and any(x.startswith("OBX|1|") for x in s.splitlines())
+    ),
 }
 
 
@@ -91,9 +94,9 @@ def test_example_text_report_goes_to_stdout_and_nothing_else() -> None:
     assert "Results not interpreted" in out  # the examples include results without a range
 
 
-@pytest.mark.parametrize("fmt", ["text", "md", "json", "fhir"])
+@pytest.mark.parametrize("fmt", ["text", "md", "json", "fhir", "hl7"])
 def test_every_stream_format(fmt: str) -> None:
-    """text, md, json and fhir reports go to stdout and are well-formed."""
+    """text, md, json, fhir and hl7 reports go to stdout and are well-formed."""
     res = invoke("report", "--example", "--format", fmt)
     assert res.exit_code == 0, res.stderr
     assert _LOOKS_LIKE[fmt](res.stdout)
@@ -125,7 +128,7 @@ def test_example_html_default_name(in_tmp: Path) -> None:
         ("report.json", "json"),
         ("report.fhir.json", "fhir"),
         ("report.txt", "text"),
-        ("report.out", "text"),
+        ("report.hl7", "hl7"),
     ],
 )
 def test_output_file_format_follows_its_suffix(in_tmp: Path, name: str, fmt: str) -> None:
@@ -279,7 +282,10 @@ def test_deidentify_removes_name_and_identifier(in_tmp: Path, fmt: str) -> None:
     [
         (["report"], "no INPUT"),
         (["report", "--example", "x.hl7"], "not both"),
-        (["report", "--example", "--format", "pdf"], "pdf"),
+        (["report", "--example", "--format", "docx"], "docx"),
+        (["report", "--example", "-o", "report.out"], ".pdf, .hl7"),
+        (["report", "--example", "-o", "report"], "extension"),
+        (["report", "--example", "--attach-pdf"], "--attach-pdf"),
         (["report", "--example", "--age", "adult"], "not an age"),
         (["report", "--example", "--age", "4", "--birth-date", "2020-01-01"], "not both"),
         (["report", "--example", "--birth-date", "01/02/2020"], "01/02/2020"),

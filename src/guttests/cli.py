@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import click
 
@@ -46,10 +46,18 @@ __all__ = ["cli", "main"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _DEBUG_KEY = "guttests.debug"
-_REPORT_FORMATS = ("text", "md", "html", "json", "fhir")
+_REPORT_FORMATS = ("text", "md", "html", "json", "fhir", "pdf", "hl7")
 _INPUT_FORMATS = ("hl7v2", "fhir", "csv", "json")
 _FAMILIES = ("permeability", "stool", "food_sensitivity", "other")
-_SUFFIX = {"text": ".txt", "md": ".md", "html": ".html", "json": ".json", "fhir": ".fhir.json"}
+_SUFFIX = {
+    "text": ".txt",
+    "md": ".md",
+    "html": ".html",
+    "json": ".json",
+    "fhir": ".fhir.json",
+    "pdf": ".pdf",
+    "hl7": ".hl7",
+}
 _BY_SUFFIX = {
     ".fhir.json": "fhir",
     ".html": "html",
@@ -58,8 +66,10 @@ _BY_SUFFIX = {
     ".markdown": "md",
     ".json": "json",
     ".txt": "text",
+    ".pdf": "pdf",
+    ".hl7": "hl7",
 }
-_SEPARATOR = {"text": "\n" + "=" * 100 + "\n\n", "md": "\n\n---\n\n"}
+_SEPARATOR = {"text": "\n" + "=" * 100 + "\n\n", "md": "\n\n---\n\n", "hl7": ""}
 _CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -337,13 +347,18 @@ def _read_examples() -> list[Panel]:
 
 
 def _output_format(fmt: str | None, output: Path | None) -> Format:
+    """--format, else the format -o's extension names; an unknown extension is an error."""
     if fmt is not None:
         return cast("Format", fmt)
-    if output is not None and not output.is_dir():
+    if output is not None and not output.is_dir() and str(output) != "-":
         name = output.name.lower()
         for suffix, found in _BY_SUFFIX.items():
             if name.endswith(suffix):
                 return cast("Format", found)
+        raise click.UsageError(
+            f"-o {output.name}: the extension names no report format; use one of "
+            f"{', '.join(_BY_SUFFIX)}, or give --format"
+        )
     return "text"
 
 
@@ -354,9 +369,9 @@ def _default_stem(inputs: Sequence[str], example: bool) -> str:
     return "report" if first == "-" else Path(first).name.split(".")[0] or "report"
 
 
-def _write_file(path: Path, text: str) -> None:
+def _write_file(path: Path, text: str | bytes) -> None:
     """Write atomically: a reader never sees half a report."""
-    data = text.encode("utf-8")
+    data = text if isinstance(text, bytes) else text.encode("utf-8")
     _to_file_atomically(path, lambda out: out.write(data))
 
 
@@ -391,8 +406,20 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
     "--format",
     "fmt",
     type=click.Choice(_REPORT_FORMATS),
-    help="Report format. Default: from the -o suffix (.html, .md, .json, .fhir.json, .txt), "
-    "else text.",
+    help="Report format. Default: from the -o suffix (.html, .md, .json, .fhir.json, .txt, "
+    ".pdf, .hl7), else text. pdf needs the guttests[pdf] extra.",
+)
+@click.option(
+    "--attach-pdf",
+    is_flag=True,
+    help="FHIR only: carry the PDF report in DiagnosticReport.presentedForm (needs guttests[pdf]).",
+)
+@click.option(
+    "--page-size",
+    type=click.Choice(["a4", "letter"], case_sensitive=False),
+    default="a4",
+    show_default=True,
+    help="Paper size of PDF reports.",
 )
 @click.option(
     "-o",
@@ -441,6 +468,8 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
 def report(
     inputs: tuple[str, ...],
     fmt: str | None,
+    attach_pdf: bool,
+    page_size: str,
     output: Path | None,
     range_paths: tuple[Path, ...],
     optimal_paths: tuple[Path, ...],
@@ -479,6 +508,8 @@ def report(
         age_text=click.get_current_context().meta.get("guttests.age_text"),
     )
     report_format = _output_format(fmt, output)
+    if attach_pdf and report_format != "fhir":
+        raise click.UsageError("--attach-pdf applies to --format fhir only")
 
     with _collect_warnings():
         panels = (
@@ -505,6 +536,8 @@ def report(
         timestamp=timestamp,
         color=_use_colour(color, report_format, output),
         several_ok=output is not None and output.is_dir(),
+        attach_pdf=attach_pdf,
+        page_size=cast("Any", page_size.lower()),
     )
     _emit(texts, report_format, output, _default_stem(inputs, example))
 
@@ -530,10 +563,12 @@ def _build_reports(
     timestamp: bool,
     color: bool,
     several_ok: bool,
-) -> list[str]:
+    attach_pdf: bool = False,
+    page_size: Literal["a4", "letter"] = "a4",
+) -> list[str | bytes]:
     from ._cli._context import annotate, fill_context, group_by_patient
     from ._interpret import interpret_panel
-    from ._reports import build_report, render
+    from ._reports import build_report, render, render_pdf
 
     if patient_id is not None:
         panels = [p for p in panels if p.patient.patient_id == patient_id]
@@ -554,7 +589,7 @@ def _build_reports(
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
     policy = _policy(prefer_catalogue)
     generated = datetime.now().astimezone() if timestamp else None
-    texts: list[str] = []
+    texts: list[str | bytes] = []
     for group in groups:
         chosen = [filled[i] for i in group]
         group_panels = [f.panel for f in chosen]
@@ -575,11 +610,18 @@ def _build_reports(
             generated_at=generated,
             catalogue=catalogue,
         )
-        texts.append(render(built, report_format, colour=color))
+        if report_format == "pdf":
+            texts.append(render_pdf(built, page_size=page_size))
+        else:
+            texts.append(
+                render(
+                    built, report_format, colour=color, attach_pdf=attach_pdf, page_size=page_size
+                )
+            )
     return texts
 
 
-def _emit(texts: list[str], fmt: Format, output: Path | None, stem: str) -> None:
+def _emit(texts: Sequence[str | bytes], fmt: Format, output: Path | None, stem: str) -> None:
     if output is not None and output.is_dir():
         width = len(str(len(texts)))
         for n, text in enumerate(texts, 1):
@@ -588,7 +630,11 @@ def _emit(texts: list[str], fmt: Format, output: Path | None, stem: str) -> None
             _write_file(path, text)
             click.echo(f"wrote {path}", err=True)
         return
-    text = _SEPARATOR.get(fmt, "").join(texts)
+    if fmt == "pdf":  # binary: a file, never the terminal
+        _write_file(output or Path(f"{stem}.pdf"), texts[0])
+        click.echo(f"wrote {output or Path(f'{stem}.pdf')}", err=True)
+        return
+    text = _SEPARATOR.get(fmt, "").join(t for t in texts if isinstance(t, str))
     if output is None and fmt == "html":
         output = Path(f"{stem}.html")
     if output is None:

@@ -74,6 +74,8 @@ def _entries(report: Report, fmt: str) -> int:
     if fmt == "fhir":
         bundle = json.loads(out)
         return sum(e["resource"]["resourceType"] == "Observation" for e in bundle["entry"])
+    if fmt == "hl7":
+        return sum(segment.startswith("OBX|") for segment in out.split("\r"))
     if fmt == "html":
         return len(re.findall(r'<tr class="[^"]*">', out))
     if fmt == "md":

@@ -12,6 +12,7 @@
 True
 
 Jinja2 (HTML) and the FHIR code are imported only when those formats are rendered.
+PDF is bytes: :func:`render_pdf` (needs the ``guttests[pdf]`` extra, WeasyPrint).
 """
 
 from __future__ import annotations
@@ -37,15 +38,39 @@ __all__ = [
     "ResultRow",
     "build_report",
     "render",
+    "render_pdf",
     "result_record",
 ]
 
-Format = Literal["text", "md", "html", "json", "fhir"]
-FORMATS: tuple[Format, ...] = ("text", "md", "html", "json", "fhir")
+Format = Literal["text", "md", "html", "json", "fhir", "hl7", "pdf"]
+FORMATS: tuple[Format, ...] = ("text", "md", "html", "json", "fhir", "hl7")
+"""The formats :func:`render` returns as text (PDF is bytes: :func:`render_pdf`)."""
+PageSize = Literal["a4", "letter"]
 
 
-def render(report: Report, format: Format, *, colour: bool = False) -> str:
+def render_pdf(report: Report, *, page_size: PageSize = "a4") -> bytes:
+    """The report as an archival PDF (PDF/A-3b, tagged), A4 or US Letter.
+
+    Raises :class:`~guttests.ReportError` naming the ``guttests[pdf]`` extra when
+    WeasyPrint is not installed.
+    """
+    from ._pdf import render_pdf as _render_pdf
+
+    return _render_pdf(report, page_size=page_size)
+
+
+def render(
+    report: Report,
+    format: Format,
+    *,
+    colour: bool = False,
+    attach_pdf: bool = False,
+    page_size: PageSize = "a4",
+) -> str:
     """Render a report; ``colour`` adds ANSI colour to the text format only.
+
+    ``attach_pdf`` (FHIR only) carries the PDF report as ``DiagnosticReport.presentedForm``.
+    PDF itself is binary: use :func:`render_pdf`.
 
     The renderers only read the :class:`Report`: they never re-decide a flag or
     re-convert a unit.
@@ -69,5 +94,17 @@ def render(report: Report, format: Format, *, colour: bool = False) -> str:
     if format == "fhir":
         from ._fhir import render_fhir
 
+        if attach_pdf:
+            from ._fhir import attach_presented_form
+
+            return attach_presented_form(
+                render_fhir(report), render_pdf(report, page_size=page_size), report
+            )
         return render_fhir(report)
+    if format == "hl7":
+        from ._hl7 import render_hl7
+
+        return render_hl7(report)
+    if format == "pdf":
+        raise ReportError("a PDF report is binary", hint="use render_pdf(report)")
     raise ReportError(f"unknown report format {format!r}", hint=f"choose one of {FORMATS}")

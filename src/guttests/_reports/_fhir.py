@@ -257,3 +257,40 @@ def render_fhir(report: Report) -> str:
         "entry": entries,
     }
     return orjson.dumps(_prune(bundle), option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+
+
+def attach_presented_form(bundle_json: str, pdf: bytes, report: Report) -> str:
+    """The bundle with the PDF report as ``DiagnosticReport.presentedForm``.
+
+    The attachment carries contentType ``application/pdf``, the base64 data, its size and
+    SHA-1 hash, the title, the language (``en``) and, when known, its creation time:
+    ``SOURCE_DATE_EPOCH`` when set, else the report's generation time (``--timestamp``).
+    Without either, ``creation`` is left out rather than invented.
+    """
+    import base64
+    import os
+    from datetime import UTC
+
+    bundle = orjson.loads(bundle_json)
+    creation = None
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.strip().isdigit():
+        creation = datetime.fromtimestamp(int(epoch), tz=UTC).isoformat(timespec="seconds")
+    elif report.generated_at is not None:
+        generated = datetime.fromisoformat(report.generated_at)
+        if generated.tzinfo is not None:
+            creation = generated.isoformat(timespec="seconds")
+    form = {
+        "contentType": "application/pdf",
+        "language": "en",
+        "data": base64.b64encode(pdf).decode("ascii"),
+        "size": len(pdf),
+        "hash": base64.b64encode(hashlib.sha1(pdf).digest()).decode("ascii"),  # FHIR: SHA-1
+        "title": _s(report.title),
+        "creation": creation,
+    }
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource", {})
+        if resource.get("resourceType") == "DiagnosticReport":
+            resource["presentedForm"] = [_prune(form)]
+    return orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"

@@ -313,6 +313,7 @@ def render_html(report: Report) -> str:
     from jinja2 import TemplateError
 
     from .._errors import ReportError
+    from ._trend import trend_svg
 
     rows = report.rows
     try:
@@ -324,6 +325,7 @@ def render_html(report: Report) -> str:
                 label=label,
                 graphic=range_graphic,
                 chart=lambda s: serial_chart(s, rows),
+                trend=lambda s: trend_svg(s, rows),
                 symbol=lambda r: (
                     _SYMBOL.get(r.interpretation or "", "") if r.status == "interpreted" else "✕"
                 ),
