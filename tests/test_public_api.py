@@ -14,9 +14,9 @@ EXPECTED = {
     "parse_value", "parse_range_text", "parse_unit", "convert", "Unit",
     "QuantityValue", "CensoredValue", "QualitativeValue", "OrdinalValue",
     # models
-    "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Identifier", "Interpretation",
-    "OptimalAssessment", "Panel", "PatientContext", "Position", "Provenance", "ReferenceRange",
-    "Result", "CalendarAge",
+    "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Identifier",
+    "Interpretation", "OptimalAssessment", "Panel", "PatientContext", "Position", "Provenance",
+    "ReferenceRange", "Result", "CalendarAge",
     # enums
     "Evidence", "Family", "InterpretationCode", "RangeCategory", "ResultStatus", "Specimen",
     "ValueKind",

@@ -88,7 +88,8 @@ def _entries(report: Report, fmt: str) -> int:
 def _text_rows(lines: list[str]) -> int:
     """Rows of the plain-text panel tables: lines with a cell in the Flag column.
 
-    The Flag column is the last and never wraps; other cells may wrap onto more lines.
+    The Flag column is the last and never wraps; other cells may wrap onto more lines; a
+    practitioner range is an indented line under its row.
     """
     count = 0
     flag_at = -1
@@ -97,7 +98,7 @@ def _text_rows(lines: list[str]) -> int:
             flag_at = line.index("Flag")
         elif not line.strip():
             flag_at = -1
-        elif flag_at > 0 and not line.startswith("---"):
+        elif flag_at > 0 and not line.startswith(("---", "    Practitioner range")):
             count += bool(line[flag_at:].strip()) and line[flag_at - 1] == " "
     return count
 

@@ -92,22 +92,27 @@ def md_escape(s: str | None) -> str:
 # --- shared pieces -------------------------------------------------------------------------
 
 
-def _columns(report: Report) -> list[tuple[str, Callable[[ResultRow], str]]]:
+def _columns(report: Report) -> list[tuple[str, str, Callable[[ResultRow], str]]]:
+    """The table columns: (phrase key, header, cell) for each, in order."""
     cols: list[tuple[str, Callable[[ResultRow], str]]] = [
-        (label("analyte"), lambda r: r.display_name),
-        (label("result"), lambda r: r.value),
-        (label("unit"), lambda r: r.unit or ""),
-        (label("range"), _range_cell),
-        (label("position"), lambda r: (r.position.text or "") if r.position else ""),
+        ("analyte", lambda r: r.display_name),
+        ("result", lambda r: r.value),
+        ("unit", lambda r: r.unit or ""),
+        ("range", _range_cell),
+        ("position", lambda r: (r.position.text or "") if r.position else ""),
     ]
     if any(r.lab_flags for r in report.rows):
         # the lab's own flag beside guttests' (as HTML, JSON and FHIR show it)
-        name = label("lab_flags")
-        cols.append((name[:1].upper() + name[1:], lambda r: ", ".join(r.lab_flags)))
-    cols.append((label("flag"), lambda r: r.flag_text))
+        cols.append(("lab_flags", lambda r: ", ".join(r.lab_flags)))
+    cols.append(("flag", lambda r: r.flag_text))
     if report.has_optimal:
-        cols.append((label("optimal"), lambda r: r.optimal.text if r.optimal else ""))
-    return cols
+        cols.append(("optimal", lambda r: r.optimal.text if r.optimal else ""))
+    return [(key, _header(key), fn) for key, fn in cols]
+
+
+def _header(key: str) -> str:
+    name = label(key)
+    return name[:1].upper() + name[1:]
 
 
 def _range_cell(row: ResultRow) -> str:
@@ -181,7 +186,8 @@ def _where(row: ResultRow) -> str:
 
 # --- plain text ----------------------------------------------------------------------------
 
-_CAPS = (30, 16, 10, 24, 34, 20, 36)
+_CAPS = {"analyte": 30, "result": 16, "unit": 10, "range": 24, "position": 34, "lab_flags": 12}
+"""Widest a text-report column grows before its cells wrap, by phrase key (others: 36)."""
 _WIDTH = 100
 """The text report fits this many columns."""
 _RED, _YELLOW, _RESET = "\x1b[31m", "\x1b[33m", "\x1b[0m"
@@ -260,9 +266,11 @@ def _table(
     rows: Sequence[Sequence[str]],
     caps: Sequence[int],
     whole: Sequence[int] = (),
+    below: Sequence[Sequence[str]] = (),
 ) -> list[str]:
     """An aligned table of at most ``_WIDTH`` columns; the cells of the columns in ``whole``
-    (the result as the lab wrote it) are kept on one line whenever the table can fit."""
+    (the result as the lab wrote it) are kept on one line whenever the table can fit;
+    ``below[i]`` are lines printed under row ``i``."""
     widths = [
         min(max([len(h), *(len(r[i]) for r in rows)]), caps[i] if i < len(caps) else 40)
         for i, h in enumerate(headers)
@@ -286,8 +294,9 @@ def _table(
     widths = _fit(widths, minimum, _WIDTH)
     lines = _wrapped_row(headers, widths)
     lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
+    for i, row in enumerate(rows):
         lines += _wrapped_row(row, widths)
+        lines += below[i] if i < len(below) else ()
     return lines
 
 
@@ -323,8 +332,20 @@ def render_text(report: Report, *, colour: bool = False) -> str:
         meta = [x for x in (panel.collected, panel.lab, panel.source) if x]
         if meta:
             out += _wrap(t("; ".join(meta)), _WIDTH, "", "  ")
-        rows = [[t(fn(r)) for _, fn in cols] for r in panel.rows]
-        table = _table([t(h) for h, _ in cols], rows, _CAPS, whole=(1, 5))  # result, flag
+        # In 100 columns the practitioner range is a line under its row, not a column.
+        shown = [c for c in cols if c[0] != "optimal"]
+        rows = [[t(fn(r)) for _, _, fn in shown] for r in panel.rows]
+        headers = [t(h) for _, h, _ in shown]
+        keys = [k for k, _, _ in shown]
+        caps = [_CAPS.get(k, 36) for k in keys]
+        whole = [keys.index("result"), keys.index("flag")]  # as the lab wrote it; the flag
+        below = [
+            _wrap(t(f"{_header('optimal')}: {r.optimal.text}"), _WIDTH, "    ", "    ")
+            if r.optimal
+            else []
+            for r in panel.rows
+        ]
+        table = _table(headers, rows, caps, whole=whole, below=below)
         if colour:
             table = table[:2] + [_colourise(line) for line in table[2:]]
         out += table
@@ -429,7 +450,9 @@ def render_markdown(report: Report) -> str:
         meta = [x for x in (panel.collected, panel.lab, panel.source) if x]
         if meta:
             out += [e("; ".join(meta)), ""]
-        out += _md_table([h for h, _ in cols], [[fn(r) for _, fn in cols] for r in panel.rows])
+        out += _md_table(
+            [h for _, h, _ in cols], [[fn(r) for _, _, fn in cols] for r in panel.rows]
+        )
     if report.sources:
         out += ["", f"## {e(label('sources'))}", ""]
         for src in report.sources:
