@@ -87,9 +87,35 @@ def _debug_option(f: _F) -> _F:
 
 
 def _error(message: str, hint: str | None = None) -> None:
-    click.echo(f"guttests: error: {message}", err=True)
+    click.echo(f"guttests: error: {_redacted(message)}", err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {_redacted(hint)}", err=True)
+
+
+_REDACT_KEY = "guttests.redact"
+
+
+def _redact(names: Sequence[str], patient_id: str | None = None) -> None:
+    """Under ``--deidentify``, messages name the inputs by position (``input 1``), never by
+    the file name (it may name the patient), and never quote the ``--patient`` value."""
+    table: dict[str, str] = {}
+    for n, name in enumerate(names, 1):
+        if name == "-":
+            continue
+        table[name] = f"input {n}"
+        table.setdefault(Path(name).name, f"input {n}")
+    if patient_id:
+        table[patient_id] = "(the given patient)"
+    click.get_current_context().meta[_REDACT_KEY] = table
+
+
+def _redacted(text: str) -> str:
+    ctx = click.get_current_context(silent=True)
+    table: dict[str, str] = ctx.meta.get(_REDACT_KEY, {}) if ctx is not None else {}
+    for name in sorted(table, key=len, reverse=True):
+        if name:
+            text = text.replace(name, table[name])
+    return text
 
 
 # The library's hints name Python arguments; on the command line they are options.
@@ -124,7 +150,10 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+        except click.exceptions.ClickException as exc:
+            vars(exc)["message"] = _redacted(exc.message)  # Final in the stubs
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
             # The reader of our stdout went away (``| head``): stop quietly.
@@ -144,7 +173,7 @@ class _Group(click.Group):
         except OSError as exc:
             if _debugging(ctx):
                 raise
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{_redacted(str(exc.filename))}: " if exc.filename else ""
             _error(f"{where}{exc.strerror or exc}", "check the path and its permissions")
             ctx.exit(1)
         except Exception as exc:
@@ -167,7 +196,7 @@ def _collect_warnings() -> Iterator[None]:
             yield
         finally:
             for w in caught:
-                click.echo(f"guttests: warning: {w.message}", err=True)
+                click.echo(f"guttests: warning: {_redacted(str(w.message))}", err=True)
 
 
 # --- the group ---------------------------------------------------------------------------
@@ -472,6 +501,8 @@ def report(
         raise click.UsageError("stdin (-) can be read only once")
     if birth_date is not None and age is not None:
         raise click.UsageError("give --birth-date or --age, not both")
+    if deidentify:
+        _redact(inputs, patient_id)
     options = ContextOptions(
         sex=cast("Any", sex),
         birth_date=birth_date.date() if birth_date else None,
@@ -691,6 +722,8 @@ def batch(
     overwrite: bool = False,
 ) -> None:
     """Interpret every result of a large file into NDJSON, streaming, in constant memory."""
+    if deidentify:
+        _redact([source])
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
     policy = _policy(prefer_catalogue)
     mapping = _mapping(csv_mapping)

@@ -20,11 +20,13 @@ Rules:
 * The delimiter (``,``, ``;`` or tab) is the one that occurs most often in the
   header line, unless the mapping sets it.
 * Every data row becomes one :class:`~guttests._models.Result`. A value that
-  is not a lab value, or a row whose number of fields differs from the
-  header's, gives a result with ``value=None`` and ``value_error`` set
-  (``value_text`` then holds the whole row for a short or long row, with the
-  patient id, name and birth-date cells withheld: reports show it).
+  is not a lab value gives a result with ``value=None`` and ``value_error`` set.
   Rows that are blank, or hold only delimiters, are skipped.
+* Quoting is strict (RFC 4180): a quote that is never closed, or text after a
+  closing quote (``"50"0``), is a :class:`~guttests._errors.CSVError` naming the
+  line, and so is a row whose number of fields differs from the header's (an
+  unquoted comma in ``Doe, Jane`` shifts every cell after it). Empty trailing
+  fields are allowed. The error never quotes the row: it may hold patient data.
 * Consecutive rows with the same patient (id, name, sex, birth date, age),
   collection date, lab and panel form one panel; the reader holds one panel
   at a time.
@@ -127,12 +129,14 @@ DEFAULT_COLUMNS: Mapping[CsvField, tuple[str, ...]] = {
 """Header names recognised for each field when the mapping does not name them."""
 
 _FIELDS: tuple[CsvField, ...] = get_args(CsvField)
-_WITHHELD = "(patient field withheld)"
 _BLANK = re.compile(r"^[\s,;\t|]*$")
 
 
 def _norm(header: str) -> str:
     return " ".join(re.sub(r"[_\-.:]+", " ", header.replace("\ufeff", "")).casefold().split())
+
+
+_MAPPING_FORMAT = "guttests-csv-mapping/1"
 
 
 class CsvMapping(BaseModel):
@@ -151,7 +155,7 @@ class CsvMapping(BaseModel):
     columns: dict[CsvField, tuple[str, ...]] = Field(default_factory=dict)
     delimiter: Literal[",", ";", "\t", "|"] | None = None
     """``None``: the most frequent of ``,`` ``;`` tab in the header line."""
-    decimal_comma: bool = False
+    decimal_comma: bool = Field(default=False, strict=True)
     """Read ``0,5`` as 0.5 in values and ranges (never guessed from the delimiter)."""
     date_formats: tuple[str, ...] = ()
     """``strptime`` formats tried in order after ISO 8601, e.g. ``"%d.%m.%Y"``."""
@@ -198,7 +202,13 @@ class CsvMapping(BaseModel):
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:  # ValueError: also tomllib's and decoding errors
             raise CSVError(f"cannot read CSV mapping: {exc}", source=str(p)) from exc
-        data.pop("format", None)  # an optional "guttests-csv-mapping/1" marker
+        marker = data.pop("format", _MAPPING_FORMAT)  # an optional format marker
+        if marker != _MAPPING_FORMAT:
+            raise CSVError(
+                f"invalid CSV mapping: format must be {_MAPPING_FORMAT!r}",
+                source=str(p),
+                text=str(marker),
+            )
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -285,13 +295,13 @@ class _Columns:
         self.index: dict[CsvField, int] = {}
         by_alias = {_norm(a): f for f in _FIELDS for a in mapping.aliases(f)}
         ignored = {_norm(h) for h in mapping.ignore}
-        self.unread: list[str] = []
+        self.unread: list[int] = []
         for i, cell in enumerate(header):
             key = _norm(cell)
             field = by_alias.get(key)
             if field is None:
                 if key and key not in ignored:
-                    self.unread.append(cell.strip())
+                    self.unread.append(i)
                 continue
             if field in self.index:
                 raise CSVError(
@@ -318,13 +328,6 @@ class _Columns:
                 location=f"line {line}",
                 hint="name the columns in CsvMapping(columns=...)",
             )
-
-    @property
-    def identifying(self) -> frozenset[int]:
-        """Indexes of the columns that identify the patient (id, name, birth date)."""
-        return frozenset(
-            i for f, i in self.index.items() if f in ("patient_id", "patient_name", "birth_date")
-        )
 
     def get(self, row: list[str], field: CsvField) -> str | None:
         i = self.index.get(field)
@@ -396,7 +399,7 @@ def iter_panels(
     header_line = header_line.removeprefix("\ufeff")
     delimiter = m.delimiter or _sniff(header_line)
     try:
-        header = next(csv.reader([header_line], delimiter=delimiter))
+        header = next(csv.reader([header_line], delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise CSVError(
             f"malformed CSV header: {exc}", source=source, location=f"line {line_no}"
@@ -404,18 +407,22 @@ def iter_panels(
     cols = _Columns(header, m, source, line_no)
     notes = _Notes()
     if cols.unread:
+        # Column numbers, never the header cells: a first line that is data, not a header,
+        # would put a patient's name or identifier into the warning.
+        numbers = ", ".join(str(i + 1) for i in cols.unread)
         warnings.warn(
             GuttestsWarning(
-                f"{source or 'CSV input'}: columns not read: "
-                f"{', '.join(repr(_clip(c)) for c in cols.unread)} "
-                "(list them in CsvMapping(ignore=...) to silence this)",
+                f"{source or 'CSV input'}: {len(cols.unread)} "
+                f"{'column' if len(cols.unread) == 1 else 'columns'} not read "
+                f"(column {numbers} of line {line_no}; list their headers in "
+                "CsvMapping(ignore=...) to silence this)",
                 source=source,
                 location=f"line {line_no}",
             ),
             stacklevel=2,
         )
 
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
     builder = _PanelBuilder(source)
     last_patient: _PatientKey | None = None
     last_when: tuple[str | None, date | datetime | None] = (None, None)
@@ -427,6 +434,16 @@ def iter_panels(
             line_no = base + reader.line_num
             if _blank(row):
                 continue
+            if len(row) != cols.width and not (len(row) > cols.width and _blank(row[cols.width :])):
+                raise CSVError(
+                    f"row has {len(row)} fields, header has {cols.width} (an unquoted "
+                    f"{_DELIMITER_NAMES.get(delimiter, repr(delimiter))} inside a cell, or a "
+                    "missing one?)",
+                    source=source,
+                    location=f"line {start}",
+                    hint="quote cells that hold the delimiter, and give every row the "
+                    "header's columns",
+                )
             key = tuple(cols.get(row, f) for f in _PATIENT_FIELDS)
             if last_patient is None or last_patient[0] != key:
                 last_patient = (key, *_patient(key, m.date_formats))
@@ -438,7 +455,8 @@ def iter_panels(
                 when = parse_when(when_text, m.date_formats) if when_text else None
                 last_when = (when_text, when)
             if when_text and last_when[1] is None:
-                notes.add("a collection date that matches no date format", start, when_text)
+                # A date is not quoted: dates from the input can identify the patient.
+                notes.add("a collection date that matches no date format", start, None)
             collected = last_when[1]
             lab = cols.get(row, "lab") or m.lab
             panel_name = cols.get(row, "panel")
@@ -451,12 +469,27 @@ def iter_panels(
             if done is not None:
                 yield done
     except csv.Error as exc:
-        where = f"line {base + reader.line_num}"
-        raise CSVError(f"malformed CSV: {exc}", source=source, location=where) from exc
+        # The row began on the line after the last one read; an unterminated quote runs
+        # to the end of the input, so the line where the row began is the one to fix.
+        first = line_no + 1
+        problem = str(exc)
+        if "unexpected end of data" in problem:
+            problem = "a quote that is never closed (the quoted cell runs to the end of the input)"
+        elif "expected after" in problem:
+            problem = f"text after a closing quote ({problem})"
+        raise CSVError(
+            f"malformed CSV: {problem}",
+            source=source,
+            location=f"line {first}",
+            hint='quote a cell as a whole ("a, b"), and double a quote inside it ("")',
+        ) from exc
     last = builder.finish()
     if last is not None:
         yield last
     notes.warn(source)
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
 
 
 def _blank(row: list[str]) -> bool:
@@ -499,9 +532,6 @@ def _result(
     panel_name: str | None,
 ) -> Result:
     provenance = Provenance(source=source, location=f"line {line}", format="csv")
-    width = len(row)
-    if width > cols.width and _blank(row[cols.width :]):
-        width = cols.width  # trailing empty fields, as some exports write them
     loinc = cols.get(row, "loinc")
     local = cols.get(row, "code")
     code = Coding(system=LOINC_SYSTEM, code=loinc) if loinc else None
@@ -515,15 +545,6 @@ def _result(
         "panel": panel_name,
         "provenance": provenance,
     }
-    if width != cols.width:
-        # The row is kept as text, but not the cells that identify the patient: the
-        # text is shown in reports, also de-identified ones.
-        shown = [_WITHHELD if i in cols.identifying else c for i, c in enumerate(row)]
-        raw = io.StringIO()
-        csv.writer(raw, delimiter=delimiter, lineterminator="").writerow(shown)
-        common["value_text"] = raw.getvalue()
-        common["value_error"] = f"row has {len(row)} fields, header has {cols.width}"
-        return _new_result(common)
     value_text = row[cols.index["value"]]
     unit = cols.get(row, "unit")
     value, error = _value(value_text, m.decimal_comma)

@@ -23,7 +23,9 @@ from .._models import (
     Panel,
     PatientContext,
     Position,
+    Provenance,
     ReferenceRange,
+    Result,
 )
 from .._types import InterpretationCode, ValueKind
 from .._values import CensoredValue, OrdinalValue, QuantityValue
@@ -725,6 +727,8 @@ def build_report(
         raise ReportError(
             f"{len(panels)} panels but {len(interpretations)} lists of interpretations"
         )
+    if deidentify:
+        panels, interpretations = _deidentified(panels, interpretations)
     patient = _merge_patients(panels)
     sections: list[PanelSection] = []
     sources: dict[tuple[str, str | None, str, str], RangeSource] = {}
@@ -838,6 +842,45 @@ def build_report(
         has_optimal=any(r.optimal is not None for r in all_rows),
         disclaimer=label("disclaimer"),
     )
+
+
+def _strip_provenance(prov: Provenance | None) -> Provenance | None:
+    if prov is None or (prov.source is None and prov.source_id is None):
+        return prov
+    return prov.model_copy(update={"source": None, "source_id": None})
+
+
+def _strip_result(result: Result) -> Result:
+    if not result.identifiers and _strip_provenance(result.provenance) is result.provenance:
+        return result
+    return result.model_copy(
+        update={"identifiers": (), "provenance": _strip_provenance(result.provenance)}
+    )
+
+
+def _deidentified(
+    panels: Sequence[Panel], interpretations: Sequence[Sequence[Interpretation]]
+) -> tuple[list[Panel], list[list[Interpretation]]]:
+    """The input without what identifies the patient or the source, before anything is built:
+    names, patient and observation identifiers, source ids and file names. (The birth date
+    stays in the panels: the header turns it into an age at collection and never shows it.)
+    A renderer reading the report can then not show them, whatever it renders."""
+    out_panels: list[Panel] = []
+    out_interps: list[list[Interpretation]] = []
+    for panel, interps in zip(panels, interpretations, strict=False):
+        out_panels.append(
+            panel.model_copy(
+                update={
+                    "patient": panel.patient.deidentified(),
+                    "results": tuple(_strip_result(r) for r in panel.results),
+                    "provenance": _strip_provenance(panel.provenance),
+                }
+            )
+        )
+        out_interps.append(
+            [i.model_copy(update={"result": _strip_result(i.result)}) for i in interps]
+        )
+    return out_panels, out_interps
 
 
 def _sort_key(when: date | datetime) -> str:
