@@ -537,7 +537,8 @@ def report(
         color=_use_colour(color, report_format, output),
         several_ok=output is not None and output.is_dir(),
     )
-    _emit(texts, report_format, output, _default_stem(inputs, example))
+    # De-identified: the default file name does not repeat the input's (it may name the patient).
+    _emit(texts, report_format, output, _default_stem(() if deidentify else inputs, example))
 
 
 def _use_colour(color: bool | None, fmt: str, output: Path | None) -> bool:
