@@ -5,11 +5,27 @@ Each test here would have caught one defect class found by the adversarial revie
 
 from __future__ import annotations
 
+import gc
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from guttests import (
+    Age,
+    Coding,
+    Interpretation,
+    Panel,
+    PatientContext,
+    Provenance,
+    Result,
+    build_report,
+    interpret_panel,
+    parse_value,
+)
+from guttests._reports._model import SerialPoint, _previous_points
 from guttests.cli import cli
 
 BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
@@ -42,3 +58,80 @@ def test_lone_surrogate_in_batch_is_a_result_not_a_crash() -> None:
     )
     assert code == 0, err
     assert len(out.splitlines()) == 3
+
+
+# --- the serial-results section is not quadratic -------------------------------------------
+
+
+def _serial_panel(n: int) -> tuple[Panel, tuple[Interpretation, ...]]:
+    start = date(2000, 1, 1)
+    results = tuple(
+        Result(
+            name="Calprotectin",
+            code=Coding(system="http://loinc.org", code="38445-3"),
+            value_text=str(20 + i % 90),
+            value=parse_value(str(20 + i % 90)),
+            unit="ug/g",
+            # Distinct days, and a few days with two results (one of them censored).
+            collected=start + timedelta(days=i // 2 if i % 10 == 0 else i),
+            provenance=Provenance(location=f"line {i + 2}"),
+        )
+        for i in range(n)
+    )
+    panel = Panel(patient=PatientContext(sex="female", age=Age(value=40)), results=results)
+    return panel, interpret_panel(panel)
+
+
+def _report_time(n: int) -> float:
+    panel, interps = _serial_panel(n)
+    gc.collect()
+    start = time.process_time()
+    report = build_report([panel], [interps], catalogue_hash="x", version="0")
+    took = time.process_time() - start
+    [series] = report.serial
+    assert len(series.points) == n
+    return took
+
+
+def test_serial_section_takes_linear_time() -> None:
+    """Ten times the serial results of one analyte take about ten times as long to build,
+    never a hundred (the earlier-result search was quadratic: 8,000 results took 12-21 s)."""
+    small_t = _report_time(500)
+    large_t = _report_time(5_000)
+    assert large_t < 25 * max(small_t, 0.05), (small_t, large_t)
+
+
+class _CountingStr(str):
+    """A collection time that counts its comparisons."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        _CountingStr.compared += 1
+        return str.__eq__(self, other)
+
+    def __lt__(self, other: str) -> bool:
+        _CountingStr.compared += 1
+        return str.__lt__(self, other)
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize("n", [10, 1_000, 20_000])
+def test_previous_result_search_compares_each_point_a_constant_number_of_times(n: int) -> None:
+    """The comparison count of the earlier-result search grows linearly with the points."""
+    points = [
+        SerialPoint.model_construct(
+            collected=_CountingStr(f"2024-{1 + i // 1000:04d}-{i % 1000:03d}"),
+            value=1.0,
+            value_text="1",
+            comparator="<" if i % 3 == 0 else None,
+            result_index=i,
+        )
+        for i in range(n)
+    ]
+    _CountingStr.compared = 0
+    previous = _previous_points(points)
+    assert _CountingStr.compared <= 3 * n
+    assert previous[0] is None
+    assert all(p is not None and p.result_index == i - 1 for i, p in enumerate(previous[1:], 1))

@@ -735,7 +735,7 @@ def build_report(
     caveats: dict[str, tuple[CaveatEntry, list[str]]] = {}
     all_rows: list[ResultRow] = []
     interps_flat: list[Interpretation] = []
-    collected: list[date | datetime] = []
+    collected: dict[date | datetime, None] = {}  # an ordered set: linear in the results
     labs: list[str] = []
     inputs: list[str] = []
     for p_index, (panel, interps) in enumerate(zip(panels, interpretations, strict=True)):
@@ -784,16 +784,16 @@ def build_report(
             rows.append(row)
             interps_flat.append(interp)
             when = interp.result.collected or panel.collected
-            if when is not None and when not in collected:
-                collected.append(when)
+            if when is not None:
+                collected[when] = None
             for lab in (panel.lab, interp.result.lab):
                 if lab and lab not in labs:
                     labs.append(lab)
             src = interp.result.provenance.source
             if src and not deidentify and src not in inputs:
                 inputs.append(src)
-        if panel.collected is not None and panel.collected not in collected:
-            collected.append(panel.collected)
+        if panel.collected is not None:
+            collected[panel.collected] = None
         if panel.lab and panel.lab not in labs:
             labs.append(panel.lab)
         counts = _count(rows)
@@ -933,10 +933,11 @@ def _serial(rows: Sequence[ResultRow], catalogue: AnalyteLookup | None) -> tuple
             )
             for index, row, value in members
         )
+        previous = _previous_points(points)
         changes = tuple(
-            _change(_previous(points, b), b, unit, rcv, cva, cvi, vsource)
-            for b in points
-            if b.collected != points[0].collected
+            _change(prev, b, unit, rcv, cva, cvi, vsource)
+            for b, prev in zip(points, previous, strict=True)
+            if prev is not None
         )
         name = analyte.name if analyte is not None else members[0][1].label
         out.append(
@@ -956,12 +957,36 @@ def _serial(rows: Sequence[ResultRow], catalogue: AnalyteLookup | None) -> tuple
     return tuple(out)
 
 
-def _previous(points: Sequence[SerialPoint], point: SerialPoint) -> SerialPoint:
-    """The result to compare ``point`` with: from the latest earlier collection, preferring
-    an exact value over a censored one when that collection has several results."""
-    earlier = [p for p in points if p.collected < point.collected]
-    latest = [p for p in earlier if p.collected == earlier[-1].collected]
-    return next((p for p in latest if p.comparator is None), latest[0])
+def _previous_points(points: Sequence[SerialPoint]) -> list[SerialPoint | None]:
+    """For each point (sorted by collection time), the result to compare it with: from the
+    latest earlier collection, preferring an exact value over a censored one when that
+    collection has several results (the first of them otherwise); ``None`` for the points
+    of the first collection.
+
+    One pass over the sorted points (linear; the sort before it is O(n log n)): each run
+    of points that share a collection time picks its representative once.
+
+    >>> p = lambda when, comp=None: SerialPoint(collected=when, value=1.0, value_text="1",
+    ...                                         comparator=comp, result_index=0)
+    >>> a, b, c, d = p("2024-01-01", "<"), p("2024-01-01"), p("2024-02-01"), p("2024-03-01")
+    >>> [x is None or x.collected for x in _previous_points([a, b, c, d])]
+    [True, True, '2024-01-01', '2024-02-01']
+    >>> _previous_points([a, b, c, d])[2] is b
+    True
+    """
+    out: list[SerialPoint | None] = []
+    chosen: SerialPoint | None = None  # the representative of the latest earlier collection
+    run_start = 0
+    while run_start < len(points):
+        when = points[run_start].collected
+        run_end = run_start
+        while run_end < len(points) and points[run_end].collected == when:
+            run_end += 1
+        run = points[run_start:run_end]
+        out.extend([chosen] * len(run))
+        chosen = next((p for p in run if p.comparator is None), run[0])
+        run_start = run_end
+    return out
 
 
 def _change(
