@@ -23,9 +23,12 @@ from guttests import (
     Result,
     build_report,
     interpret_panel,
+    UnitError,
+    parse_unit,
     parse_value,
 )
 from guttests._reports._model import SerialPoint, _previous_points
+from guttests._units import MAX_UNIT_CHARS
 from guttests.cli import cli
 
 BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
@@ -135,3 +138,18 @@ def test_previous_result_search_compares_each_point_a_constant_number_of_times(n
     assert _CountingStr.compared <= 3 * n
     assert previous[0] is None
     assert all(p is not None and p.result_index == i - 1 for i, p in enumerate(previous[1:], 1))
+
+
+# --- a unit longer than the cap is refused before parsing ----------------------------------
+
+
+def test_unit_longer_than_the_cap_is_refused_before_parsing() -> None:
+    """A 120 KB unit (32 s and 840 MB before) is a UnitError at once; 64 characters parse."""
+    annotated = "ug/g{" + "x" * (MAX_UNIT_CHARS - 6) + "}"
+    assert len(annotated) == MAX_UNIT_CHARS
+    assert parse_unit(annotated).canonical.startswith("ug/g")
+    with pytest.raises(UnitError, match=f"unit longer than {MAX_UNIT_CHARS} characters"):
+        parse_unit(annotated + "x")
+    with pytest.raises(UnitError, match=r"\(120,000\)") as info:
+        parse_unit("(ug/" * 30_000)
+    assert len(str(info.value)) < 300  # the text is clipped in the message
