@@ -6,17 +6,22 @@ Each test here would have caught one defect class found by the adversarial revie
 from __future__ import annotations
 
 import gc
+import io
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
+import guttests
+import guttests._readers
 from guttests import (
     Age,
     Coding,
     Interpretation,
+    LimitExceededError,
     Panel,
     PatientContext,
     Provenance,
@@ -153,3 +158,58 @@ def test_unit_longer_than_the_cap_is_refused_before_parsing() -> None:
     with pytest.raises(UnitError, match=r"\(120,000\)") as info:
         parse_unit("(ug/" * 30_000)
     assert len(str(info.value)) < 300  # the text is clipped in the message
+
+
+# --- reading stops at the limits -----------------------------------------------------------
+
+
+class _CountingStream(io.StringIO):
+    """A text stream that counts the characters handed out."""
+
+    handed = 0
+
+    def read(self, size: int | None = -1) -> str:
+        got = super().read(size)
+        self.handed += len(got)
+        return got
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        got = super().readline(size)
+        self.handed += len(got)
+        return got
+
+
+def test_max_results_stops_reading_inside_one_panel() -> None:
+    """A CSV without patient columns is one panel: --max-results stops after N rows of it,
+    having read a small part of the input, with the line named."""
+    rows = "".join(f"Zonulin,{40 + i % 9},ng/mL\n" for i in range(200_000))
+    stream = _CountingStream("Test,Result,Units\n" + rows)
+    with pytest.raises(LimitExceededError, match="more than 1,000 results") as info:
+        guttests.read(stream, "csv", max_results=1_000)
+    assert info.value.location == "line 1002"
+    assert stream.handed < len(stream.getvalue()) / 10
+
+
+def test_batch_max_results_is_an_error_and_leaves_no_file(tmp_path: Path) -> None:
+    src = tmp_path / "one-panel.csv"
+    src.write_text("Test,Result,Units\n" + "Zonulin,45,ng/mL\n" * 5_000, encoding="utf-8")
+    out = tmp_path / "out.ndjson"
+    code, _, err = _run("batch", src, "-o", out, "--max-results", "10", "-q")
+    assert code == 1
+    assert "more than 10 results" in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_report_stdin_stops_at_the_byte_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`report -` reads stdin as a stream, counted against the byte limit as it flows."""
+    monkeypatch.setattr(guttests._readers, "DEFAULT_MAX_BYTES", 4_096)
+    big = "Test,Result,Units\n" + "Zonulin,45,ng/mL\n" * 1_000
+    code, _, err = _run("report", "-", input=big)
+    assert code == 1
+    assert "stdin" in err
+    assert "larger than 4,096 bytes" in err
+    small = "Test,Result,Units\n" + "Zonulin,45,ng/mL\n" * 10
+    code, out, err = _run("report", "-", "-f", "json", input=small)
+    assert code == 0, err
+    assert len(orjson.loads(out)["results"]) == 10

@@ -330,14 +330,18 @@ def _read_inputs(
     mapping: CsvMapping | None,
     encoding: str | None,
 ) -> list[Panel]:
+    from . import _readers
     from ._readers import read
 
     panels: list[Panel] = []
     for name in inputs:
         if name == "-":
-            data = sys.stdin.buffer.read()
+            # Streamed, as a file is: decoded and counted while it is read, so that a huge
+            # stdin stops at the byte limit instead of being read whole into memory.
+            limit = _readers.DEFAULT_MAX_BYTES
+            stream = _readers._decoded(sys.stdin.buffer, encoding, "stdin", limit)
             panels += read(
-                data, input_format, csv_mapping=mapping, encoding=encoding, source_name="stdin"
+                stream, input_format, csv_mapping=mapping, source_name="stdin", max_bytes=limit
             )
         else:
             panels += read(_existing(name), input_format, csv_mapping=mapping, encoding=encoding)

@@ -181,7 +181,7 @@ def iter_panels(
     with ExitStack() as stack:
         stream, name = _open(source, encoding, source_name, max_bytes, stack)
         fmt = format or _detect(stream, name)
-        reader = _reader(fmt, csv_mapping)
+        reader = _reader(fmt, csv_mapping, max_results)
         count = 0
         for panel in reader(cast(TextIO, stream), name):
             count += len(panel.results)
@@ -473,9 +473,14 @@ def _escaped(text: str, n: int = 4) -> str:
 # --- dispatch ----------------------------------------------------------------------------
 
 
-def _reader(fmt: InputFormat, mapping: CsvMapping | None) -> _Reader:
+def _reader(
+    fmt: InputFormat, mapping: CsvMapping | None, max_results: int | None = None
+) -> _Reader:
     if fmt == "csv":
-        return lambda stream, name: _csv_iter_panels(stream, source=name, mapping=mapping)
+        # The CSV reader counts rows as it reads: one panel can be the whole file.
+        return lambda stream, name: _csv_iter_panels(
+            stream, source=name, mapping=mapping, max_results=max_results
+        )
     if fmt == "json":
         return lambda stream, name: _json_iter_panels(stream, source=name)
     module_name = {"hl7v2": "hl7v2", "fhir": "fhir"}[fmt]

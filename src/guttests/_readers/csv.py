@@ -55,7 +55,7 @@ from typing import Any, Literal, TextIO, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._errors import CSVError, GuttestsWarning
+from .._errors import CSVError, GuttestsWarning, LimitExceededError
 from .._models import (
     LOINC_SYSTEM,
     Age,
@@ -378,9 +378,16 @@ def _sniff(line: str) -> str:
 
 
 def iter_panels(
-    stream: TextIO, *, source: str | None = None, mapping: CsvMapping | None = None
+    stream: TextIO,
+    *,
+    source: str | None = None,
+    mapping: CsvMapping | None = None,
+    max_results: int | None = None,
 ) -> Iterator[Panel]:
     """Yield one panel per run of rows that share patient, collection date, lab and panel.
+
+    ``max_results``: a :class:`~guttests._errors.LimitExceededError` as soon as one row more
+    is read, not after the panel it belongs to (a CSV without patient columns is one panel).
 
     >>> import io
     >>> panels = list(iter_panels(io.StringIO("MRN;Test;Result\\n1;pH;6,5\\n2;pH;7\\n"),
@@ -427,6 +434,7 @@ def iter_panels(
     last_patient: _PatientKey | None = None
     last_when: tuple[str | None, date | datetime | None] = (None, None)
     base = line_no
+    count = 0
     try:
         for row in reader:
             # reader.line_num counts physical lines, so quoted line breaks keep numbers right
@@ -458,6 +466,14 @@ def iter_panels(
                 # A date is not quoted: dates from the input can identify the patient.
                 notes.add("a collection date that matches no date format", start, None)
             collected = last_when[1]
+            count += 1
+            if max_results is not None and count > max_results:
+                raise LimitExceededError(
+                    f"more than {max_results:,} results",
+                    source=source,
+                    location=f"line {start}",
+                    hint="pass max_results=None (or a higher limit) to read larger files",
+                )
             lab = cols.get(row, "lab") or m.lab
             panel_name = cols.get(row, "panel")
             result = _result(row, cols, m, delimiter, source, start, collected, lab, panel_name)
