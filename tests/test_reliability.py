@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import gc
 import io
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,9 +32,9 @@ from guttests import (
     PatientContext,
     Provenance,
     Result,
+    UnitError,
     build_report,
     interpret_panel,
-    UnitError,
     parse_unit,
     parse_value,
 )
@@ -213,3 +219,123 @@ def test_report_stdin_stops_at_the_byte_limit(monkeypatch: pytest.MonkeyPatch) -
     code, out, err = _run("report", "-", "-f", "json", input=small)
     assert code == 0, err
     assert len(orjson.loads(out)["results"]) == 10
+
+
+# --- output files ----------------------------------------------------------------------------
+
+_LAB_CSV = "Patient ID,Test,Result,Units,Reference Range\nP1,Zonulin,45,ng/mL,<48\n"
+
+
+def _lab(tmp_path: Path, name: str = "lab.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(_LAB_CSV, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("command", ["report", "batch"])
+def test_output_to_dev_null_writes_to_it_and_never_replaces_it(
+    tmp_path: Path, command: str
+) -> None:
+    """-o /dev/null (a character device) is written to, not replaced by a regular file."""
+    before = os.stat("/dev/null")
+    code, _, err = _run(command, _lab(tmp_path), "-o", "/dev/null")
+    assert code == 0, err
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode)
+    assert (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def test_output_to_a_fifo_writes_into_the_pipe(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    code, _, err = _run("report", _lab(tmp_path), "-f", "json", "-o", fifo)
+    reader.join(timeout=10)
+    assert code == 0, err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert orjson.loads(got[0])["results"][0]["value"] == "45"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_output_through_a_symlink_writes_to_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "real" / "report.md"
+    target.parent.mkdir()
+    target.write_text("old", encoding="utf-8")
+    link = tmp_path / "link.md"
+    link.symlink_to(target)
+    code, _, err = _run("report", _lab(tmp_path), "-o", link)
+    assert code == 0, err
+    assert link.is_symlink()
+    assert "Zonulin" in target.read_text("utf-8")
+
+
+def test_an_input_file_is_never_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`report data.html -f html` would write data.html over its own input."""
+    monkeypatch.chdir(tmp_path)
+    data = _lab(tmp_path, "data.html")
+    code, _, err = _run("report", "data.html", "--input-format", "csv", "-f", "html")
+    assert code == 2
+    assert "never overwritten" in err
+    assert data.read_text("utf-8") == _LAB_CSV
+    code, _, err = _run("report", data, "--input-format", "csv", "-o", tmp_path / "data.html")
+    assert code == 2
+    code, _, err = _run("batch", data, "--input-format", "csv", "-o", data)
+    assert code == 2
+    assert data.read_text("utf-8") == _LAB_CSV
+
+
+def test_file_modes_new_replaced_and_umask(tmp_path: Path) -> None:
+    """New files are 0600; a replaced file keeps its mode; --umask-mode uses the umask."""
+    src = _lab(tmp_path)
+    new = tmp_path / "new.txt"
+    assert _run("report", src, "-o", new)[0] == 0
+    assert stat.S_IMODE(new.stat().st_mode) == 0o600
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old", encoding="utf-8")
+    kept.chmod(0o640)
+    assert _run("report", src, "-o", kept)[0] == 0
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    assert "Zonulin" in kept.read_text("utf-8")
+    old = os.umask(0o027)
+    try:
+        shared = tmp_path / "shared.ndjson"
+        assert _run("batch", src, "-o", shared, "--umask-mode", "-q")[0] == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o640
+
+
+def test_write_errors_name_the_path_given_never_the_temporary_file(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "report.txt"
+    code, _, err = _run("report", _lab(tmp_path), "-o", missing)
+    assert code == 1
+    assert str(missing) in err
+    assert ".tmp" not in err
+
+
+def test_sigterm_removes_the_temporary_file(tmp_path: Path) -> None:
+    """SIGTERM while batch writes: no hidden .tmp with patient data stays behind."""
+    out = tmp_path / "out.ndjson"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "guttests", "batch", "-", "-o", str(out), "-q"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdin is not None
+    # More than the 64 KiB looked at for detection, then the pipe stays open: batch waits.
+    proc.stdin.write(("Test,Result,Units\n" + "Zonulin,45,ng/mL\n" * 8_000).encode())
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".out.ndjson.*.tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob(".out.ndjson.*.tmp")), "the temporary file never appeared"
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    proc.stdin.close()
+    assert proc.returncode == 143
+    assert list(tmp_path.iterdir()) == []

@@ -46,6 +46,7 @@ __all__ = ["cli", "main"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _DEBUG_KEY = "guttests.debug"
+_UMASK_KEY = "guttests.umask"
 _REPORT_FORMATS = ("text", "md", "html", "json", "fhir")
 _INPUT_FORMATS = ("hl7v2", "fhir", "csv", "json")
 _FAMILIES = ("permeability", "stool", "food_sensitivity", "other")
@@ -83,6 +84,22 @@ def _debug_option(f: _F) -> _F:
         is_eager=True,
         callback=_set_debug,
         help="Show the Python traceback when something goes wrong.",
+    )(f)
+
+
+def _set_umask_mode(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_UMASK_KEY] = True
+
+
+def _umask_option(f: _F) -> _F:
+    return click.option(
+        "--umask-mode",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_umask_mode,
+        help="Create new output files with the mode the umask gives (e.g. 0644) instead of "
+        "0600 (owner only: reports hold patient data). A replaced file keeps its mode.",
     )(f)
 
 
@@ -470,6 +487,7 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
     help="Colour flags in text reports (default: on a terminal, unless NO_COLOR is set).",
 )
 @_input_options
+@_umask_option
 @_debug_option
 def report(
     inputs: tuple[str, ...],
@@ -507,6 +525,7 @@ def report(
         raise click.UsageError("give --birth-date or --age, not both")
     if deidentify:
         _redact(inputs, patient_id)
+    _note_inputs(inputs)
     options = ContextOptions(
         sex=cast("Any", sex),
         birth_date=birth_date.date() if birth_date else None,
@@ -708,6 +727,7 @@ directory: the interpretation columns are appended row for row (needs guttests[d
     help="Stop with an error after this many results (default: no limit).",
 )
 @_input_options
+@_umask_option
 @_debug_option
 def batch(
     source: str,
@@ -729,6 +749,7 @@ def batch(
     """Interpret every result of a large file into NDJSON, streaming, in constant memory."""
     if deidentify:
         _redact([source])
+    _note_inputs([source])
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
     policy = _policy(prefer_catalogue)
     mapping = _mapping(csv_mapping)
@@ -802,17 +823,99 @@ def batch(
 _T = TypeVar("_T")
 
 
-def _to_file_atomically(path: Path, write: Callable[[IO[bytes]], _T]) -> _T:
-    """Call ``write`` on a temporary file that replaces ``path`` only when it succeeds."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+_INPUTS_KEY = "guttests.inputs"
+
+
+def _note_inputs(names: Sequence[str]) -> None:
+    """Remember the input files: an output never replaces one of them."""
+    click.get_current_context().meta[_INPUTS_KEY] = [Path(n) for n in names if n != "-"]
+
+
+class _Terminated(SystemExit):
+    """SIGTERM while an output file is written: unwinds like Ctrl-C, so the temporary
+    file is removed; the exit status is 143 (128 + SIGTERM)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated(143)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        with os.fdopen(fd, "wb") as out:
-            got = write(out)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_not_an_input(path: Path) -> None:
+    ctx = click.get_current_context(silent=True)
+    inputs: list[Path] = ctx.meta.get(_INPUTS_KEY, []) if ctx is not None else []
+    for given in inputs:
+        try:
+            same = os.path.samefile(given, path)
+        except OSError:
+            continue  # one of them does not exist: not the same file
+        if same:
+            raise click.UsageError(
+                f"the output {path} is the input {given}; an input is never overwritten. "
+                "Give another -o path"
+            )
+
+
+def _to_file_atomically(path: Path, write: Callable[[IO[bytes]], _T]) -> _T:
+    """Call ``write`` on a temporary file that replaces ``path`` only when it succeeds.
+
+    ``path`` through a symbolic link is its target (the link stays); something that is not
+    a regular file (a FIFO, ``/dev/null``, ``/dev/stdout``) is written to directly, never
+    replaced. An input file is never the output. A replaced file keeps its mode; a new one
+    is 0600 (or the umask's with ``--umask-mode``). SIGTERM, like Ctrl-C, removes the
+    temporary file. Errors name ``path`` as the user gave it, never the temporary name.
+    """
+    import stat
+
+    _check_not_an_input(path)
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        try:
+            with open(path, "wb") as direct:
+                return write(direct)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    target = Path(os.path.realpath(path))
+    directory = target.parent
+    with _sigterm_unwinds():
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        try:
+            with os.fdopen(fd, "wb") as out:
+                got = write(out)
+            if st is not None:
+                os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            elif click.get_current_context().meta.get(_UMASK_KEY):
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, target)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise
     return got
 
 
