@@ -37,6 +37,7 @@ from guttests import (
     interpret_panel,
     parse_unit,
     parse_value,
+    render,
 )
 from guttests._reports._model import SerialPoint, _previous_points
 from guttests._units import MAX_UNIT_CHARS
@@ -339,3 +340,103 @@ def test_sigterm_removes_the_temporary_file(tmp_path: Path) -> None:
     proc.stdin.close()
     assert proc.returncode == 143
     assert list(tmp_path.iterdir()) == []
+
+
+# --- range files: user content is labelled; hostile text is inert ----------------------------
+
+RANGES = Path(__file__).resolve().parent / "fixtures" / "ranges"
+_CALPRO = 'Test,Result,Units,Reference Range\n"Calprotectin, Feces",112,ug/g,<=50\n'
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html", "json", "fhir"])
+def test_user_file_replacing_shipped_content_is_labelled_and_warned_once(
+    tmp_path: Path, fmt: str
+) -> None:
+    lab = tmp_path / "lab.csv"
+    lab.write_text(_CALPRO, encoding="utf-8")
+    override = RANGES / "user_replaces_shipped.toml"
+    code, _, err = _run(
+        "report", lab, "--ranges", override, "--age", "40", "-f", fmt, "-o", tmp_path / "r"
+    )
+    assert code == 0, err
+    # Wrapped lines joined; Markdown's escapes removed.
+    text = " ".join((tmp_path / "r").read_text("utf-8").replace("\\", "").split())
+    assert "A local note on medicines." in text
+    assert "user content: from range file user_replaces_shipped.toml" in text
+    assert "nalyte definition from user range file user_replaces_shipped.toml" in text
+    warnings = [line for line in err.splitlines() if "replaces the shipped" in line]
+    assert len(warnings) == 2  # one per replaced entry, once
+    assert "calprotectin-not-diagnostic" in warnings[1]  # the dropped shipped caveats
+
+
+_HOSTILE = "Zonulin\x1b]0;pwned\x07\x1b[2J\u202eLm/gn\x9b31m\rX"
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_control_and_bidi_characters_are_inert_in_text_outputs(tmp_path: Path, fmt: str) -> None:
+    """ESC/OSC/CSI, C1, NUL, CR and bidi overrides from the input never reach text output."""
+    lab = tmp_path / "lab.csv"
+    lab.write_text(
+        f'Test,Result,Units,Reference Range\n"{_HOSTILE}",45,ng/mL,<48\n', encoding="utf-8"
+    )
+    code, _, err = _run("report", lab, "-f", fmt, "--color", "-o", tmp_path / "out")
+    assert code == 0, err
+    text = (tmp_path / "out").read_text("utf-8")
+    assert "]0;pwned" in text.replace("\\", "")  # shown, inert
+    for ch in ("\x1b", "\x07", "\x00", "\x9b", "\r", "\u202e"):
+        assert ch not in text, repr(ch)
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html"])
+def test_nul_and_bidi_from_the_api_are_inert(fmt: str) -> None:
+    """Readers refuse NUL; a Result built in code with NUL or U+202E renders inert."""
+    r = Result(
+        name="Zon\x00ulin \u202e8>",
+        value_text="45",
+        value=parse_value("45"),
+        unit="ng/mL",
+        provenance=Provenance(location="row 1"),
+    )
+    panel = Panel(results=(r,))
+    report = build_report([panel], [interpret_panel(panel)], catalogue_hash="x", version="0")
+    text = render(report, fmt)
+    assert "\x00" not in text
+    assert "\u202e" not in text
+    assert "ulin" in text
+
+
+def test_terminal_report_keeps_its_own_colours_but_no_input_escapes(tmp_path: Path) -> None:
+    lab = tmp_path / "lab.csv"
+    lab.write_text(
+        f'Test,Result,Units,Reference Range\n"{_HOSTILE}",45,ng/mL,<48\n', encoding="utf-8"
+    )
+    code, out, err = _run("report", lab, "--color")
+    assert code == 0, err
+    assert "\x1b]" not in out
+    assert "\x1b[2J" not in out
+    assert "\u202e" not in out
+
+
+def test_range_commands_print_no_control_characters(tmp_path: Path) -> None:
+    """`ranges show`, `ranges list`, `analytes` and `ranges validate` neutralise range text."""
+    hostile = tmp_path / "hostile.toml"
+    hostile.write_text(
+        'format = "guttests-ranges/1"\nfamily = "stool"\n\n[[analyte]]\nid = "evil"\n'
+        'name = "Evil\\u001b]8;;http://x\\u0007 \\u202eanalyte"\nspecimen = "stool"\n'
+        'kind = "quantitative"\nunit = "ug/g"\n\n[[range]]\nid = "evil.r"\nanalyte = "evil"\n'
+        'unit = "ug/g"\nsource = { text = "Lab \\u001b[31mred\\u009b handbook" }\n'
+        'bands = [{ label = "normal", flag = "N", high = 50 }]\n',
+        encoding="utf-8",
+    )
+    outputs = [
+        _run("ranges", "show", "evil", "--ranges", hostile),
+        _run("ranges", "list", "--ranges", hostile),
+        _run("analytes", "--ranges", hostile),
+        _run("analytes", "--format", "json", "--ranges", hostile),
+        _run("ranges", "validate", hostile),
+    ]
+    for code, out, err in outputs:
+        assert code == 0, err
+        for ch in ("\x1b", "\x07", "\x9b", "\u202e"):
+            assert ch not in out + err, repr(ch)
+    assert "Evil\ufffd]8;;" in outputs[0][1]

@@ -104,9 +104,11 @@ def _umask_option(f: _F) -> _F:
 
 
 def _error(message: str, hint: str | None = None) -> None:
-    click.echo(f"guttests: error: {_redacted(message)}", err=True)
+    from ._safe_text import neutralise
+
+    click.echo(f"guttests: error: {neutralise(_redacted(message))}", err=True)
     if hint:
-        click.echo(f"hint: {_redacted(hint)}", err=True)
+        click.echo(f"hint: {neutralise(_redacted(hint))}", err=True)
 
 
 _REDACT_KEY = "guttests.redact"
@@ -212,8 +214,10 @@ def _collect_warnings() -> Iterator[None]:
         try:
             yield
         finally:
+            from ._safe_text import neutralise
+
             for w in caught:
-                click.echo(f"guttests: warning: {_redacted(str(w.message))}", err=True)
+                click.echo(f"guttests: warning: {neutralise(_redacted(str(w.message)))}", err=True)
 
 
 # --- the group ---------------------------------------------------------------------------
@@ -301,7 +305,37 @@ def _catalogues(
 
     cat = Catalogue.load(*range_paths) if range_paths else Catalogue.default()
     optimal = load_optimal(*optimal_paths, base=cat) if optimal_paths else None
+    _warn_overrides(cat)
     return cat, optimal
+
+
+def _warn_overrides(cat: Catalogue) -> None:
+    """Say once per command which shipped analytes and caveats a user file replaced, and
+    which shipped caveats an analyte lost that way: never a silent removal."""
+    from ._catalogue import Catalogue
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        if ctx.meta.get("guttests.overrides_warned"):
+            return
+        ctx.meta["guttests.overrides_warned"] = True
+    shipped = Catalogue.default()
+    for over in cat.overridden:
+        if over.kind == "range" or shipped.source_of(over.kind, over.id) != over.previous_source:
+            continue  # ranges are labelled "user" in every report; user-over-user is theirs
+        lost = ""
+        if over.kind == "analyte":
+            before, now = shipped.analyte(over.id), cat.analyte(over.id)
+            gone = [c for c in (before.caveats if before else ()) if now and c not in now.caveats]
+            if gone:
+                lost = f"; its shipped caveats {', '.join(gone)} no longer apply"
+        click.echo(
+            _safe(
+                f"guttests: warning: {over.source} replaces the shipped {over.kind} "
+                f"{over.id!r}{lost}; reports label it as user content"
+            ),
+            err=True,
+        )
 
 
 def _policy(prefer_catalogue: bool) -> RangePolicy:
@@ -408,6 +442,13 @@ def _write_file(path: Path, text: str) -> None:
     """Write atomically: a reader never sees half a report."""
     data = text.encode("utf-8")
     _to_file_atomically(path, lambda out: out.write(data))
+
+
+def _safe(text: str) -> str:
+    """Text from range files and input, made inert for a terminal (ESC, C0/C1, bidi)."""
+    from ._safe_text import neutralise
+
+    return neutralise(text)
 
 
 def _stdout(text: str) -> None:
@@ -1045,7 +1086,7 @@ def ranges_list(family: str | None, range_paths: tuple[Path, ...]) -> None:
         if family is None or families.get(r.analyte or "") == family
     ]
     headers = ["RANGE", "ANALYTE", "CATEGORY", "ORIGIN", "UNIT", "APPLIES TO", "REFERENCE"]
-    _stdout(table(headers, rows))
+    _stdout(_safe(table(headers, rows)))
 
 
 @ranges.command(
@@ -1072,7 +1113,7 @@ def ranges_show(analyte: str, range_paths: tuple[Path, ...]) -> None:
             f"no analyte {analyte!r} in the catalogue{hint} (see guttests analytes)",
             param_hint="ANALYTE",
         )
-    _stdout(describe_analyte(cat, found))
+    _stdout(_safe(describe_analyte(cat, found)))
 
 
 @ranges.command(
@@ -1103,7 +1144,7 @@ def ranges_validate(paths: tuple[Path, ...], optimal: bool) -> None:
     if optimal:
         load_optimal(*paths)
     for w in found:
-        click.echo(f"warning: {w}")
+        click.echo(_safe(f"warning: {w}"))
     kind = "practitioner range set" if optimal else "range set"
     names = ", ".join(str(p) for p in paths)
     count = f"{len(found)} warning{'s' if len(found) != 1 else ''}"
@@ -1149,7 +1190,9 @@ def analytes(family: str | None, fmt: str, range_paths: tuple[Path, ...]) -> Non
     if fmt == "json":
         import json
 
-        _stdout(json.dumps([analyte_record(a) for a in chosen], indent=2, ensure_ascii=False))
+        _stdout(
+            _safe(json.dumps([analyte_record(a) for a in chosen], indent=2, ensure_ascii=False))
+        )
         return
     rows = [
         [
@@ -1163,7 +1206,7 @@ def analytes(family: str | None, fmt: str, range_paths: tuple[Path, ...]) -> Non
         for a in chosen
     ]
     headers = ["ID", "FAMILY", "SPECIMEN", "UNIT", "LOINC", "NAME AND ALIASES"]
-    _stdout(table(headers, rows, wrap_last=50))
+    _stdout(_safe(table(headers, rows, wrap_last=50)))
 
 
 # --- entry point -------------------------------------------------------------------------

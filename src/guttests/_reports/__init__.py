@@ -16,6 +16,7 @@ Jinja2 (HTML) and the FHIR code are imported only when those formats are rendere
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from .._errors import ReportError
@@ -50,6 +51,8 @@ def render(report: Report, format: Format, *, colour: bool = False) -> str:
     The renderers only read the :class:`Report`: they never re-decide a flag or
     re-convert a unit.
     """
+    if format in ("text", "md", "html"):
+        report = _neutralised(report)
     if format == "text":
         from ._text import render_text
 
@@ -71,3 +74,23 @@ def render(report: Report, format: Format, *, colour: bool = False) -> str:
 
         return render_fhir(report)
     raise ReportError(f"unknown report format {format!r}", hint=f"choose one of {FORMATS}")
+
+
+def _neutralised(report: Report) -> Report:
+    """The report with control characters and bidirectional overrides from the input made
+    inert (see :mod:`guttests._safe_text`); JSON escapes them, FHIR output drops them.
+
+    One pass over the report's JSON finds the rare report that needs it."""
+    from .._safe_text import UNSAFE, neutralised_model
+
+    try:
+        dumped = report.model_dump_json()
+    except ValueError:  # e.g. a lone surrogate, which JSON output cannot hold
+        return neutralised_model(report)
+    # In the JSON, C0 characters are \u00XX escapes and CR is \r; the others are raw.
+    if not (UNSAFE.search(dumped) or _ESCAPED_CONTROL.search(dumped)):
+        return report
+    return neutralised_model(report)
+
+
+_ESCAPED_CONTROL = re.compile(r"\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\r|\\b|\\f")

@@ -738,6 +738,7 @@ def build_report(
     collected: dict[date | datetime, None] = {}  # an ordered set: linear in the results
     labs: list[str] = []
     inputs: list[str] = []
+    user_caveats, user_analytes = _user_overrides(catalogue)
     for p_index, (panel, interps) in enumerate(zip(panels, interpretations, strict=True)):
         if len(interps) != len(panel.results):
             raise ReportError(
@@ -766,6 +767,8 @@ def build_report(
                         category=rg["category"],
                     )
                 ref = sources[key].ref
+            if rec["analyte"] in user_analytes:
+                rec["notes"] = [*rec["notes"], user_analytes[rec["analyte"]]]
             row = ResultRow.model_validate(
                 {**rec, "display_name": _display_name(rec, catalogue), "range_ref": ref}
             )
@@ -773,7 +776,9 @@ def build_report(
                 if cav.id not in caveats:
                     entry = CaveatEntry(
                         id=cav.id,
-                        text=cav.text,
+                        text=f"{cav.text} {user_caveats[cav.id]}"
+                        if cav.id in user_caveats
+                        else cav.text,
                         citations=tuple(c.short() for c in cav.citations),
                         analytes=(),
                     )
@@ -781,6 +786,17 @@ def build_report(
                 names = caveats[cav.id][1]
                 if row.display_name not in names:
                     names.append(row.display_name)
+            if rec["analyte"] in user_analytes:
+                # Also among the caveats, which every format shows: user content is labelled.
+                ukey = f"user-analyte-{rec['analyte']}"
+                if ukey not in caveats:
+                    text = user_analytes[rec["analyte"]]
+                    entry = CaveatEntry(
+                        id=ukey, text=text[:1].upper() + text[1:] + ".", citations=(), analytes=()
+                    )
+                    caveats[ukey] = (entry, [])
+                if row.display_name not in caveats[ukey][1]:
+                    caveats[ukey][1].append(row.display_name)
             rows.append(row)
             interps_flat.append(interp)
             when = interp.result.collected or panel.collected
@@ -842,6 +858,29 @@ def build_report(
         has_optimal=any(r.optimal is not None for r in all_rows),
         disclaimer=label("disclaimer"),
     )
+
+
+def _user_overrides(catalogue: AnalyteLookup | None) -> tuple[dict[str, str], dict[str, str]]:
+    """Labels for caveats and analytes that a user range file put in place of shipped ones:
+    user content is never shown as if guttests shipped it."""
+    caveats: dict[str, str] = {}
+    analytes: dict[str, str] = {}
+    for over in getattr(catalogue, "overridden", ()):
+        kind, entry_id, source, previous = over[0], over[1], over[2], over[3]
+        name, before = _base_name(source), _base_name(previous)
+        if kind == "caveat":
+            caveats[entry_id] = (
+                f"(user content: from range file {name}, replacing the caveat of {before})"
+            )
+        elif kind == "analyte":
+            analytes[entry_id] = (
+                f"analyte definition from user range file {name}, replacing the one of {before}"
+            )
+    return caveats, analytes
+
+
+def _base_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _strip_provenance(prov: Provenance | None) -> Provenance | None:
