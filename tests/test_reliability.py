@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from guttests import (
     parse_value,
     render,
 )
+from guttests._readers import iter_panel_parts
 from guttests._reports._model import SerialPoint, _previous_points
 from guttests._units import MAX_UNIT_CHARS
 from guttests.cli import cli
@@ -329,7 +331,7 @@ def test_sigterm_removes_the_temporary_file(tmp_path: Path) -> None:
     )
     assert proc.stdin is not None
     # More than the 64 KiB looked at for detection, then the pipe stays open: batch waits.
-    proc.stdin.write(("Test,Result,Units\n" + "Zonulin,45,ng/mL\n" * 8_000).encode())
+    proc.stdin.write(("Test,Result,Units,Range\n" + "Zonulin,45,ng/mL,<48\n" * 8_000).encode())
     proc.stdin.flush()
     deadline = time.monotonic() + 30
     while not list(tmp_path.glob(".out.ndjson.*.tmp")) and time.monotonic() < deadline:
@@ -440,3 +442,39 @@ def test_range_commands_print_no_control_characters(tmp_path: Path) -> None:
         for ch in ("\x1b", "\x07", "\x9b", "\u202e"):
             assert ch not in out + err, repr(ch)
     assert "Evil\ufffd]8;;" in outputs[0][1]
+
+
+# --- batch streams results, not panels -------------------------------------------------------
+
+
+def test_batch_path_holds_one_part_of_a_long_panel_at_a_time() -> None:
+    """A CSV without patient columns is one panel (a 12 MB one-patient CSV took 2.6 GB in
+    batch): the batch path reads it in parts of at most 1,000 results sharing one index,
+    and a part is released before the next is read."""
+    rows = "Test,Result,Units\n" + "Zonulin,45,ng/mL\n" * 5_500
+    sizes: list[int] = []
+    indexes: set[int] = set()
+    alive: list[weakref.ref[Panel]] = []
+    for index, part in iter_panel_parts(rows):
+        sizes.append(len(part.results))
+        indexes.add(index)
+        alive.append(weakref.ref(part))
+        del part
+        gc.collect()
+        assert sum(ref() is not None for ref in alive) <= 1
+    assert sum(sizes) == 5_500
+    assert max(sizes) == 1_000
+    assert indexes == {0}
+
+
+def test_batch_records_of_one_long_panel_share_its_index(tmp_path: Path) -> None:
+    src = tmp_path / "two-panels.csv"
+    rows = ["Patient ID,Test,Result,Units,Reference Range"]
+    rows += [f"A,Zonulin,{i % 50},ng/mL,<48" for i in range(2_500)]
+    rows += [f"B,Zonulin,{i % 50},ng/mL,<48" for i in range(10)]
+    src.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    code, out, err = _run("batch", src)
+    assert code == 0, err
+    assert "2,510 results in 2 panels" in err
+    indexes = [orjson.loads(line)["panel_index"] for line in out.splitlines()]
+    assert indexes == [0] * 2_500 + [1] * 10

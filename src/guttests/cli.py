@@ -1002,22 +1002,22 @@ def _run_batch(
     import orjson
 
     from ._interpret import interpret_panel
-    from ._readers import iter_panels
+    from ._readers import iter_panel_parts
     from ._reports import result_record
 
     total = interpreted = panels = 0
-    for index, panel in enumerate(
-        iter_panels(
-            src,
-            cast("Any", input_format),
-            csv_mapping=mapping,
-            encoding=encoding if isinstance(src, Path) else None,
-            source_name="stdin" if not isinstance(src, Path) else None,
-            max_bytes=None,
-            max_results=max_results,
-        )
+    # Results stream: a long CSV panel comes in parts that share its index, so memory does
+    # not grow with the size of one panel.
+    for index, panel in iter_panel_parts(
+        src,
+        cast("Any", input_format),
+        csv_mapping=mapping,
+        encoding=encoding if isinstance(src, Path) else None,
+        source_name="stdin" if not isinstance(src, Path) else None,
+        max_bytes=None,
+        max_results=max_results,
     ):
-        panels += 1
+        panels = index + 1
         lines = []
         for interp in interpret_panel(panel, catalogue=catalogue, optimal=optimal, policy=policy):
             record = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)

@@ -395,6 +395,29 @@ def iter_panels(
     >>> [(p.patient.patient_id, p.results[0].value.value) for p in panels]
     [('1', 6.5), ('2', 7.0)]
     """
+    for _, panel in iter_panel_chunks(
+        stream, source=source, mapping=mapping, max_results=max_results, size=None
+    ):
+        yield panel
+
+
+def iter_panel_chunks(
+    stream: TextIO,
+    *,
+    source: str | None = None,
+    mapping: CsvMapping | None = None,
+    max_results: int | None = None,
+    size: int | None = 1_000,
+) -> Iterator[tuple[bool, Panel]]:
+    """Like :func:`iter_panels`, but a panel of more than ``size`` results comes in parts of
+    ``size`` results, each with ``True`` when it continues the panel before it: memory
+    stays bounded by ``size`` however many rows one panel has (the batch path).
+
+    >>> import io
+    >>> rows = "Test,Result\\n" + "pH,6.5\\n" * 5
+    >>> [(more, len(p.results)) for more, p in iter_panel_chunks(io.StringIO(rows), size=2)]
+    [(False, 2), (True, 2), (True, 1)]
+    """
     m = mapping or CsvMapping()
     line_no = 0
     header_line = ""
@@ -430,7 +453,7 @@ def iter_panels(
         )
 
     reader = csv.reader(stream, delimiter=delimiter, strict=True)
-    builder = _PanelBuilder(source)
+    builder = _PanelBuilder(source, size)
     last_patient: _PatientKey | None = None
     last_when: tuple[str | None, date | datetime | None] = (None, None)
     base = line_no
@@ -609,8 +632,10 @@ def _lab_range(
 
 
 class _PanelBuilder:
-    def __init__(self, source: str | None) -> None:
+    def __init__(self, source: str | None, size: int | None = None) -> None:
         self.source = source
+        self.size = size
+        self.continues = False  # the panel being built continues the one yielded before
         self.key: tuple[PatientContext, date | datetime | None, str | None, str | None] | None
         self.key = None
         self.results: list[Result] = []
@@ -621,19 +646,22 @@ class _PanelBuilder:
         key: tuple[PatientContext, date | datetime | None, str | None, str | None],
         result: Result,
         line: int,
-    ) -> Panel | None:
+    ) -> tuple[bool, Panel] | None:
         done = None
         if self.key is not None and key != self.key:
             done = self.finish()
+        elif self.size is not None and len(self.results) >= self.size:
+            done = self.finish(continued=True)
         if not self.results:
             self.key, self.first = key, line
         self.results.append(result)
         self.last = line
         return done
 
-    def finish(self) -> Panel | None:
+    def finish(self, *, continued: bool = False) -> tuple[bool, Panel] | None:
         if self.key is None or not self.results:
             return None
+        continues, self.continues = self.continues, continued
         patient, collected, lab, name = self.key
         first, last = self.first, self.last
         where = f"line {first}" if first == last else f"lines {first}-{last}"
@@ -647,7 +675,7 @@ class _PanelBuilder:
         )
         self.results = []
         self.key = None
-        return panel
+        return continues, panel
 
 
 def read_csv(
