@@ -478,3 +478,28 @@ def test_batch_records_of_one_long_panel_share_its_index(tmp_path: Path) -> None
     assert "2,510 results in 2 panels" in err
     indexes = [orjson.loads(line)["panel_index"] for line in out.splitlines()]
     assert indexes == [0] * 2_500 + [1] * 10
+
+
+# --- --encoding: a usage error for codecs that are not text encodings of files ---------------
+
+
+@pytest.mark.parametrize("command", ["report", "batch"])
+@pytest.mark.parametrize(
+    "encoding", ["rot13", "hex", "base64", "bz2", "punycode", "utf-16", "nope"]
+)
+def test_unusable_encodings_are_usage_errors_naming_the_option(
+    tmp_path: Path, command: str, encoding: str
+) -> None:
+    code, _, err = _run(command, _lab(tmp_path), "--encoding", encoding, "-o", tmp_path / "o")
+    assert code == 2, err
+    assert "--encoding" in err
+    assert "internal error" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "lab16.csv"
+    path.write_bytes(_LAB_CSV.encode("utf-16"))  # with a BOM
+    code, out, err = _run("report", path, "--encoding", "utf-16", "-f", "json")
+    assert code == 0, err
+    assert orjson.loads(out)["results"][0]["value"] == "45"

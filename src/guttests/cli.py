@@ -189,6 +189,17 @@ class _Group(click.Group):
                 raise
             _error(*_guttests_message(exc))
             ctx.exit(1)
+        except UnicodeError as exc:
+            # A decoder's own error (utf-16 without a byte-order mark): the --encoding given
+            # does not fit the input. Decoding errors with a position are InputErrors.
+            if _debugging(ctx) or not ctx.meta.get(_ENCODING_KEY):
+                raise
+            raise click.BadParameter(
+                f"cannot read the input as {ctx.meta[_ENCODING_KEY]} ({exc}); utf-16 and "
+                "utf-32 need a byte-order mark: give utf-16-le, utf-16-be, utf-32-le or "
+                "utf-32-be",
+                param_hint="'--encoding'",
+            ) from exc
         except OSError as exc:
             if _debugging(ctx):
                 raise
@@ -283,6 +294,7 @@ def _input_options(f: _F) -> _F:
     f = click.option(
         "--encoding",
         metavar="NAME",
+        callback=_check_encoding,
         help="Text encoding of the input (default UTF-8), e.g. latin-1 or cp1252.",
     )(f)
     f = click.option(
@@ -296,6 +308,32 @@ def _input_options(f: _F) -> _F:
         type=click.Choice(_INPUT_FORMATS),
         help="Read the input as this format instead of detecting it.",
     )(f)
+
+
+_ENCODING_KEY = "guttests.encoding"
+
+
+def _check_encoding(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A text encoding for files: not a bytes-to-bytes codec (rot13's cousins hex, base64,
+    bz2), not punycode/idna (domain names)."""
+    if value is None:
+        return None
+    import codecs
+
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(
+            f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252, utf-16-le)"
+        ) from None
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("rot-13", "rot13"):
+        raise click.BadParameter(
+            f"{value!r} is not a text encoding (e.g. utf-8, latin-1, cp1252, utf-16-le)"
+        )
+    if info.name in ("punycode", "idna"):
+        raise click.BadParameter(f"{value!r} encodes domain names, not files")
+    ctx.meta[_ENCODING_KEY] = value
+    return value
 
 
 def _catalogues(
