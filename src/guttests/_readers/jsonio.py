@@ -582,7 +582,7 @@ def _panel_dict(p: Panel) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if p.name is not None:
         d["name"] = p.name
-    patient = p.patient.model_dump(mode="json", exclude_none=True)
+    patient = p.patient.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     if patient:
         d["patient"] = patient
     if p.collected is not None:
