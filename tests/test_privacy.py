@@ -232,3 +232,35 @@ def test_csv_warnings_never_quote_a_date_or_a_header_that_is_data() -> None:
     assert "column 1 of line 1" in res.stderr
     assert "Jane" not in res.stderr
     assert "2024" not in res.stderr
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    case=_identified_panels(),
+    kind=st.sampled_from(sorted(_WRITERS)),
+    cut=st.floats(0.05, 0.95),
+    deidentify=st.booleans(),
+)
+def test_errors_and_warnings_from_broken_files_name_no_patient(
+    case: tuple[Panel, _Secrets], kind: str, cut: float, deidentify: bool
+) -> None:
+    """A file cut short anywhere: whatever the error or warning, it quotes no name, id or
+    birth date (with or without --deidentify), and no file name under --deidentify."""
+    panel, secrets = case
+    write, suffix = _WRITERS[kind]
+    text = write([panel])
+    runner = CliRunner()
+    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp):
+        path = Path(tmp) / f"{secrets.family}-{secrets.mrn}{suffix}"
+        path.write_text(text[: int(len(text) * cut)], encoding="utf-8")
+        args = ["report", str(path), "-f", "json"] + (["--deidentify"] if deidentify else [])
+        res = runner.invoke(cli, args)
+        assert "internal error" not in res.stderr
+        shown = res.stderr.replace(str(path), "").replace(path.name, "")
+        if deidentify:
+            shown = res.stderr
+        assert not secrets.leaked(shown), (res.stderr, secrets.leaked(shown))
