@@ -264,3 +264,14 @@ def test_errors_and_warnings_from_broken_files_name_no_patient(
         if deidentify:
             shown = res.stderr
         assert not secrets.leaked(shown), (res.stderr, secrets.leaked(shown))
+
+
+def test_deidentify_redaction_replaces_whole_names_only(tmp_path: Path) -> None:
+    """Under --deidentify, input names become "input N" as whole names: a file named "12"
+    does not turn "line 12" into "line input 1"."""
+    rows = "Patient ID,Test,Result\n" + "".join(f"P{i},pH,6.5\n" for i in range(10))
+    path = tmp_path / "12"
+    path.write_text(rows + "P11,pH,6.5,extra\n", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["report", str(path), "--deidentify", "--input-format", "csv"])
+    assert res.exit_code == 1
+    assert "input 1, line 12: row has 4 fields" in res.stderr

@@ -124,16 +124,33 @@ def _redact(names: Sequence[str], patient_id: str | None = None) -> None:
         table[name] = f"input {n}"
         table.setdefault(Path(name).name, f"input {n}")
     if patient_id:
-        table[patient_id] = "(the given patient)"
+        table[repr(patient_id)] = "(the given patient)"  # as messages quote it
     click.get_current_context().meta[_REDACT_KEY] = table
 
 
-def _redacted(text: str) -> str:
+def _redaction() -> dict[str, str]:
     ctx = click.get_current_context(silent=True)
-    table: dict[str, str] = ctx.meta.get(_REDACT_KEY, {}) if ctx is not None else {}
+    return ctx.meta.get(_REDACT_KEY, {}) if ctx is not None else {}
+
+
+def _redacted(text: str, source: str | None = None) -> str:
+    """``text`` with the inputs' names replaced (under ``--deidentify``): the ``source`` a
+    message starts with, then names that look like files (a dot or a slash) and the quoted
+    ``--patient`` value wherever they stand as whole words. A bare name such as ``12`` is
+    replaced only as the message's source, so that "line 12" stays."""
+    table = _redaction()
+    if not table:
+        return text
+    import re
+
+    if source and source in table and text.startswith(source):
+        text = table[source] + text[len(source) :]
     for name in sorted(table, key=len, reverse=True):
-        if name:
-            text = text.replace(name, table[name])
+        if name and (any(c in name for c in "./\\") or name.startswith("'")):
+            # Whole names only: a file "lab.csv" must not change "mylab.csv" or "lab.csv.bak".
+            pattern = rf"(?<![\w.\-/]){re.escape(name)}(?![\w\-]|\.\w)"
+            alias = table[name]
+            text = re.sub(pattern, lambda _m: alias, text)  # noqa: B023 - used at once
     return text
 
 
@@ -187,6 +204,8 @@ class _Group(click.Group):
         except GuttestsError as exc:
             if _debugging(ctx):
                 raise
+            if exc.source in _redaction():
+                exc.source = _redaction()[exc.source]
             _error(*_guttests_message(exc))
             ctx.exit(1)
         except UnicodeError as exc:
@@ -228,7 +247,9 @@ def _collect_warnings() -> Iterator[None]:
             from ._safe_text import neutralise
 
             for w in caught:
-                click.echo(f"guttests: warning: {neutralise(_redacted(str(w.message)))}", err=True)
+                source = getattr(w.message, "source", None)
+                shown = neutralise(_redacted(str(w.message), source))
+                click.echo(f"guttests: warning: {shown}", err=True)
 
 
 # --- the group ---------------------------------------------------------------------------
