@@ -503,3 +503,11 @@ def test_utf16_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     code, out, err = _run("report", path, "--encoding", "utf-16", "-f", "json")
     assert code == 0, err
     assert orjson.loads(out)["results"][0]["value"] == "45"
+
+
+def test_lone_surrogate_in_csv_text_is_refused_at_the_reader() -> None:
+    """CSV given as str can hold a lone surrogate: refused with the line, not an orjson or
+    encoding failure in a renderer later."""
+    with pytest.raises(guttests.CSVError, match="lone surrogate") as info:
+        guttests.read("Test,Result,Units\npH,6.5,\nZon\ud800ulin,45,ng/mL\n")
+    assert info.value.location == "line 3"

@@ -452,7 +452,7 @@ def iter_panel_chunks(
             stacklevel=2,
         )
 
-    reader = csv.reader(stream, delimiter=delimiter, strict=True)
+    reader = csv.reader(_text_lines(stream, source, line_no), delimiter=delimiter, strict=True)
     builder = _PanelBuilder(source, size)
     last_patient: _PatientKey | None = None
     last_when: tuple[str | None, date | datetime | None] = (None, None)
@@ -526,6 +526,23 @@ def iter_panel_chunks(
     if last is not None:
         yield last
     notes.warn(source)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text_lines(stream: TextIO, source: str | None, before: int) -> Iterator[str]:
+    """The stream's lines, refusing a lone surrogate (text given as ``str`` can hold one;
+    it is not text, and no output format can write it)."""
+    for n, line in enumerate(stream, before + 1):
+        if _SURROGATE.search(line):
+            raise CSVError(
+                "a lone surrogate (U+D800-U+DFFF) is not text",
+                source=source,
+                location=f"line {n}",
+                hint="decode the export with errors='strict' before passing it",
+            )
+        yield line
 
 
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
