@@ -511,3 +511,21 @@ def test_lone_surrogate_in_csv_text_is_refused_at_the_reader() -> None:
     with pytest.raises(guttests.CSVError, match="lone surrogate") as info:
         guttests.read("Test,Result,Units\npH,6.5,\nZon\ud800ulin,45,ng/mL\n")
     assert info.value.location == "line 3"
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html", "json", "fhir"])
+def test_lone_surrogate_built_in_code_renders_in_every_format(fmt: str) -> None:
+    """A Result built in code can hold a lone surrogate: every renderer writes it as U+FFFD
+    instead of failing (UnicodeEncodeError in md/html, orjson TypeError in json/fhir)."""
+    r = Result(
+        name="Zon\ud800ulin",
+        value_text="45",
+        value=parse_value("45"),
+        unit="ng/mL",
+        provenance=Provenance(location="row 1"),
+    )
+    panel = Panel(results=(r,))
+    report = build_report([panel], [interpret_panel(panel)], catalogue_hash="x", version="0")
+    out = render(report, fmt)
+    assert "\ud800" not in out
+    out.encode("utf-8")  # writable

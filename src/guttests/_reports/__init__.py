@@ -17,6 +17,7 @@ Jinja2 (HTML) and the FHIR code are imported only when those formats are rendere
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 from .._errors import ReportError
@@ -64,7 +65,7 @@ def render(report: Report, format: Format, *, colour: bool = False) -> str:
     if format == "json":
         from ._json import render_json
 
-        return render_json(report)
+        return _surrogate_safe(render_json, report)
     if format == "html":
         from ._html import render_html
 
@@ -72,8 +73,21 @@ def render(report: Report, format: Format, *, colour: bool = False) -> str:
     if format == "fhir":
         from ._fhir import render_fhir
 
-        return render_fhir(report)
+        return _surrogate_safe(render_fhir, report)
     raise ReportError(f"unknown report format {format!r}", hint=f"choose one of {FORMATS}")
+
+
+def _surrogate_safe(renderer: Callable[[Report], str], report: Report) -> str:
+    """Render; a lone surrogate (possible only in text built in code: the readers refuse
+    them) cannot be written as JSON, so such a report is rendered with it replaced."""
+    try:
+        return renderer(report)
+    except (TypeError, ValueError) as exc:
+        if "surrogate" not in str(exc):
+            raise
+    from .._safe_text import neutralised_model
+
+    return renderer(neutralised_model(report))
 
 
 def _neutralised(report: Report) -> Report:
