@@ -57,13 +57,24 @@ def _run(*args: str | Path, input: bytes | str | None = None) -> tuple[int, str,
 
 
 @pytest.mark.parametrize("fmt", ["text", "md", "html", "json", "fhir"])
-def test_lone_surrogates_and_duplicate_keys_never_reach_a_renderer(fmt: str) -> None:
+def test_lone_surrogates_and_duplicate_keys_never_reach_a_renderer(
+    tmp_path: Path, fmt: str
+) -> None:
     """Refused lines are listed as not interpretable; no renderer fails (exit 0, no
     'internal error')."""
-    code, out, err = _run(
-        "report", BAD / "json_ndjson_refused_lines.ndjson", "--input-format", "json", "-f", fmt
+    target = tmp_path / "report"
+    code, _, err = _run(
+        "report",
+        BAD / "json_ndjson_refused_lines.ndjson",
+        "--input-format",
+        "json",
+        "-f",
+        fmt,
+        "-o",
+        target,
     )
     assert code == 0, err
+    out = target.read_text("utf-8")
     assert "internal error" not in err
     assert "\ud800" not in out
     assert "\udc00" not in out
