@@ -256,8 +256,8 @@ def test_two_columns_for_one_field_raise():
 
 
 def test_unknown_columns_warn():
-    """Columns that are not read are named in a warning, unless listed in ignore."""
-    with pytest.warns(UserWarning, match="Comment"):
+    """Columns that are not read are counted in a warning (by position), unless ignored."""
+    with pytest.warns(UserWarning, match=r"1 column not read \(column 3 of line 1"):
         read_csv("Test,Result,Comment\npH,6.5,fasting\n")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -283,7 +283,7 @@ def test_header_only_gives_no_panels():
     ("line", "error", "unit"),
     [
         (2, "not a lab value", "µg/g"),
-        (4, "row has 3 fields, header has 4", None),
+        (4, None, "ng/mL"),
         (5, None, "µg/g"),
         (6, "comma in a number is ambiguous", "µg/mL"),
         (7, None, "µg/g"),
@@ -309,15 +309,16 @@ def test_problem_file_counts():
     [panel] = _read("problems.csv")
     assert len(panel.results) == 7
     short = next(r for r in panel.results if r.provenance.location == "line 4")
-    assert short.value_text == "Zonulin,45.2,ng/mL"  # the whole row, nothing lost
+    assert short.value_text == "45.2"  # a row without its last (range) cell: still its columns
 
 
 def test_long_row_is_an_error_unless_extra_fields_are_blank():
-    """Extra non-empty fields are an error; trailing empty ones are accepted."""
-    rs = _results("Test,Result\npH,6.5,\npH,6.5,extra\n")
+    """Extra non-empty fields are an error naming the line; trailing empty ones are accepted."""
+    rs = _results("Test,Result\npH,6.5,\n")
     assert rs[0].value is not None
-    assert rs[1].value is None
-    assert rs[1].value_error == "row has 3 fields, header has 2"
+    with pytest.raises(CSVError, match="row has 3 fields, header has 2") as info:
+        _results("Test,Result\npH,6.5,\npH,6.5,extra\n")
+    assert info.value.location == "line 3"
 
 
 @pytest.mark.parametrize(
@@ -358,8 +359,9 @@ def test_unit_column_wins_over_split():
 
 def test_unparseable_date_leaves_collected_empty():
     """A date that matches no format gives collected=None and one summary warning."""
-    with pytest.warns(UserWarning, match=r"2 rows with a collection date .*line 2, '03/04/2024'"):
+    with pytest.warns(UserWarning, match=r"2 rows with a collection date .*line 2\)") as got:
         rs = _results("Test,Result,Date\npH,6.5,03/04/2024\nSCFA,60,03/04/2024\n")
+    assert all("2024" not in str(w.message) for w in got)  # dates are never quoted
     assert [r.collected for r in rs] == [None, None]
     assert all(r.value is not None for r in rs)
 
@@ -521,20 +523,93 @@ def test_roundtrip_rows_written_with_csv_module(rows: list[tuple[str, str, str]]
     delimiter=st.sampled_from([",", ";", "\t"]),
 )
 def test_count_results_equal_non_blank_rows(rows: list[list[str]], delimiter: str):
-    """Whatever the cells hold, results out == non-blank data rows in, and nothing raises."""
+    """Whatever the cells hold, results out == non-blank data rows in, or a CSVError names
+    the first row whose cell count differs from the header's: never a partial read."""
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, delimiter=delimiter)
     writer.writerow(["Test", "Result", "Unit", "Reference Range"])
     writer.writerows(rows)
-    expected = sum(1 for row in rows if any(c.strip() for c in row))
+    non_blank = [row for row in rows if any(c.strip() for c in row)]
+    misfit = [
+        row
+        for row in non_blank
+        if len(row) != 4 and not (len(row) > 4 and not "".join(row[4:]).strip())
+    ]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if misfit:
+            with pytest.raises(CSVError, match="fields, header has 4"):
+                _results(buf.getvalue())
+            return
         results = _results(buf.getvalue())
-    assert len(results) == expected
+    assert len(results) == len(non_blank)
 
 
-def test_short_row_keeps_its_text_without_the_patient_cells():
-    """A short row's text is kept for the report, but not the cells that identify the patient."""
-    rs = _results("Patient ID,Patient Name,Test,Result,Unit\nP-77,Doe Jane,pH,6.5\n")
-    assert rs[0].value_error == "row has 4 fields, header has 5"
-    assert rs[0].value_text == "(patient field withheld),(patient field withheld),pH,6.5"
+def test_short_row_is_an_error_that_quotes_nothing():
+    """A short row is a CSVError naming the line; it never quotes the row's cells."""
+    with pytest.raises(CSVError, match="row has 4 fields, header has 5") as info:
+        _results("Patient ID,Patient Name,Test,Result,Unit\nP-77,Doe Jane,pH,6.5\n")
+    assert info.value.location == "line 2"
+    assert "P-77" not in str(info.value)
+    assert "Doe" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "what"),
+    [
+        # An unterminated quote would swallow the rest of the file.
+        (
+            'Patient ID,Patient Name,Test,Result,Unit\nP1,Jane Doe,"Calprotectin,50,ug/g\n'
+            "P1,Jane Doe,Zonulin,45,ng/mL\n",
+            2,
+            "never closed",
+        ),
+        # A stray quote: "50"0 must not read as 500.
+        ('Test,Result,Unit\npH,6.5,\nCalprotectin,"50"0,ug/g\n', 3, "after a closing quote"),
+        # An unquoted comma in a name shifts every cell after it.
+        (
+            "Patient Name,Birth Date,Test,Result\nDoe, Jane,1984-05-17,pH,6.5\n",
+            2,
+            "row has 5 fields, header has 4",
+        ),
+    ],
+)
+def test_malformed_rows_are_errors_naming_the_line(text: str, line: int, what: str) -> None:
+    """Strict CSV: a malformed row is a CSVError naming its line and quoting no cell."""
+    with pytest.raises(CSVError, match=what) as info:
+        _results(text)
+    assert info.value.location == f"line {line}"
+    for secret in ("Jane", "Doe", "1984"):
+        assert secret not in str(info.value)
+
+
+def test_quoted_cells_with_delimiters_and_line_breaks_read() -> None:
+    """Strict quoting still reads quoted delimiters, doubled quotes and quoted line breaks."""
+    rs = _results('Test,Result,Unit\n"Calprotectin, Feces",50,ug/g\n"pH ""stool""\nx",6.5,\n')
+    assert [r.name for r in rs] == ["Calprotectin, Feces", 'pH "stool"\nx']
+    assert rs[1].provenance.location == "line 3"
+
+
+@pytest.mark.parametrize(
+    ("toml", "what"),
+    [
+        ('decimal_comma = "yes"\n', "decimal_comma"),
+        ("decimal_comma = 1\n", "decimal_comma"),
+        ('format = "guttests-csv-mapping/9"\n', "format must be"),
+        ("format = 3\n", "format must be"),
+    ],
+)
+def test_invalid_mapping_values_are_csv_errors(tmp_path: Path, toml: str, what: str) -> None:
+    """A CSV mapping with a wrong decimal_comma or format is a CSVError naming the file."""
+    path = tmp_path / "mapping.toml"
+    path.write_text(toml, encoding="utf-8")
+    with pytest.raises(CSVError, match=what) as info:
+        CsvMapping.from_toml(path)
+    assert info.value.source == str(path)
+
+
+def test_valid_mapping_format_marker_is_accepted(tmp_path: Path) -> None:
+    """The documented marker and a boolean decimal_comma load."""
+    path = tmp_path / "mapping.toml"
+    path.write_text('format = "guttests-csv-mapping/1"\ndecimal_comma = true\n', "utf-8")
+    assert CsvMapping.from_toml(path).decimal_comma is True

@@ -132,6 +132,13 @@ class Citation(Frozen):
     doi: str | None = None
     pmid: str | None = None
 
+    @model_validator(mode="after")
+    def _says_something(self) -> Citation:
+        # Three spaces are three characters but cite nothing.
+        if len(self.text.strip()) < 3:
+            raise ValueError("missing citation: the source text is blank or too short")
+        return self
+
     def short(self) -> str:
         """The citation on one line, with its DOI or PMID when known."""
         extra = [f"doi:{self.doi}" if self.doi else "", f"PMID {self.pmid}" if self.pmid else ""]

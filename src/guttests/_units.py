@@ -453,10 +453,20 @@ def _try_parse(state: _State, code: str) -> Tree[Token] | None:
         return None
 
 
+MAX_UNIT_CHARS = 64
+"""Units longer than this are refused before parsing (the longest lab unit is far shorter;
+a 120 KB unit took 32 s and 840 MB to parse)."""
+
+
 @lru_cache(maxsize=4096)
 def _parse(text: str) -> _Parsed:
     if not isinstance(text, str):
         raise UnitError("a unit must be text", text=repr(text))
+    if len(text) > MAX_UNIT_CHARS:
+        raise UnitError(
+            f"unit longer than {MAX_UNIT_CHARS} characters ({len(text):,}); not read",
+            text=text,
+        )
     state = _state()
     cleaned = _SPACES.sub(" ", text.translate(_MICRO_SIGNS).strip())
     code = state.spellings.whole.get(cleaned.casefold(), cleaned)

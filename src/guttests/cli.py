@@ -46,6 +46,7 @@ __all__ = ["cli", "main"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _DEBUG_KEY = "guttests.debug"
+_UMASK_KEY = "guttests.umask"
 _REPORT_FORMATS = ("text", "md", "html", "json", "fhir", "pdf", "hl7")
 _INPUT_FORMATS = ("hl7v2", "fhir", "csv", "json")
 _FAMILIES = ("permeability", "stool", "food_sensitivity", "other")
@@ -96,10 +97,71 @@ def _debug_option(f: _F) -> _F:
     )(f)
 
 
+def _set_umask_mode(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_UMASK_KEY] = True
+
+
+def _umask_option(f: _F) -> _F:
+    return click.option(
+        "--umask-mode",
+        is_flag=True,
+        expose_value=False,
+        callback=_set_umask_mode,
+        help="Create new output files with the mode the umask gives (e.g. 0644) instead of "
+        "0600 (owner only: reports hold patient data). A replaced file keeps its mode.",
+    )(f)
+
+
 def _error(message: str, hint: str | None = None) -> None:
-    click.echo(f"guttests: error: {message}", err=True)
+    from ._safe_text import neutralise
+
+    click.echo(f"guttests: error: {neutralise(_redacted(message))}", err=True)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        click.echo(f"hint: {neutralise(_redacted(hint))}", err=True)
+
+
+_REDACT_KEY = "guttests.redact"
+
+
+def _redact(names: Sequence[str], patient_id: str | None = None) -> None:
+    """Under ``--deidentify``, messages name the inputs by position (``input 1``), never by
+    the file name (it may name the patient), and never quote the ``--patient`` value."""
+    table: dict[str, str] = {}
+    for n, name in enumerate(names, 1):
+        if name == "-":
+            continue
+        table[name] = f"input {n}"
+        table.setdefault(Path(name).name, f"input {n}")
+    if patient_id:
+        table[repr(patient_id)] = "(the given patient)"  # as messages quote it
+    click.get_current_context().meta[_REDACT_KEY] = table
+
+
+def _redaction() -> dict[str, str]:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_REDACT_KEY, {}) if ctx is not None else {}
+
+
+def _redacted(text: str, source: str | None = None) -> str:
+    """``text`` with the inputs' names replaced (under ``--deidentify``): the ``source`` a
+    message starts with, then names that look like files (a dot or a slash) and the quoted
+    ``--patient`` value wherever they stand as whole words. A bare name such as ``12`` is
+    replaced only as the message's source, so that "line 12" stays."""
+    table = _redaction()
+    if not table:
+        return text
+    import re
+
+    if source and source in table and text.startswith(source):
+        text = table[source] + text[len(source) :]
+    for name in sorted(table, key=len, reverse=True):
+        if name and (any(c in name for c in "./\\") or name.startswith("'")):
+            # Whole names only: a file "lab.csv" must not change "mylab.csv" or "lab.csv.bak".
+            pattern = rf"(?<![\w.\-/]){re.escape(name)}(?![\w\-]|\.\w)"
+            alias = table[name]
+            text = re.sub(pattern, lambda _m: alias, text)  # noqa: B023 - used at once
+    return text
 
 
 # The library's hints name Python arguments; on the command line they are options.
@@ -134,7 +196,10 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+        except click.exceptions.ClickException as exc:
+            vars(exc)["message"] = _redacted(exc.message)  # Final in the stubs
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
             # The reader of our stdout went away (``| head``): stop quietly.
@@ -149,12 +214,25 @@ class _Group(click.Group):
         except GuttestsError as exc:
             if _debugging(ctx):
                 raise
+            if exc.source in _redaction():
+                exc.source = _redaction()[exc.source]
             _error(*_guttests_message(exc))
             ctx.exit(1)
+        except UnicodeError as exc:
+            # A decoder's own error (utf-16 without a byte-order mark): the --encoding given
+            # does not fit the input. Decoding errors with a position are InputErrors.
+            if _debugging(ctx) or not ctx.meta.get(_ENCODING_KEY):
+                raise
+            raise click.BadParameter(
+                f"cannot read the input as {ctx.meta[_ENCODING_KEY]} ({exc}); utf-16 and "
+                "utf-32 need a byte-order mark: give utf-16-le, utf-16-be, utf-32-le or "
+                "utf-32-be",
+                param_hint="'--encoding'",
+            ) from exc
         except OSError as exc:
             if _debugging(ctx):
                 raise
-            where = f"{exc.filename}: " if exc.filename else ""
+            where = f"{_redacted(str(exc.filename))}: " if exc.filename else ""
             _error(f"{where}{exc.strerror or exc}", "check the path and its permissions")
             ctx.exit(1)
         except Exception as exc:
@@ -176,8 +254,12 @@ def _collect_warnings() -> Iterator[None]:
         try:
             yield
         finally:
+            from ._safe_text import neutralise
+
             for w in caught:
-                click.echo(f"guttests: warning: {w.message}", err=True)
+                source = getattr(w.message, "source", None)
+                shown = neutralise(_redacted(str(w.message), source))
+                click.echo(f"guttests: warning: {shown}", err=True)
 
 
 # --- the group ---------------------------------------------------------------------------
@@ -243,6 +325,7 @@ def _input_options(f: _F) -> _F:
     f = click.option(
         "--encoding",
         metavar="NAME",
+        callback=_check_encoding,
         help="Text encoding of the input (default UTF-8), e.g. latin-1 or cp1252.",
     )(f)
     f = click.option(
@@ -258,6 +341,32 @@ def _input_options(f: _F) -> _F:
     )(f)
 
 
+_ENCODING_KEY = "guttests.encoding"
+
+
+def _check_encoding(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A text encoding for files: not a bytes-to-bytes codec (rot13's cousins hex, base64,
+    bz2), not punycode/idna (domain names)."""
+    if value is None:
+        return None
+    import codecs
+
+    try:
+        info = codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(
+            f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252, utf-16-le)"
+        ) from None
+    if not getattr(info, "_is_text_encoding", True) or info.name in ("rot-13", "rot13"):
+        raise click.BadParameter(
+            f"{value!r} is not a text encoding (e.g. utf-8, latin-1, cp1252, utf-16-le)"
+        )
+    if info.name in ("punycode", "idna"):
+        raise click.BadParameter(f"{value!r} encodes domain names, not files")
+    ctx.meta[_ENCODING_KEY] = value
+    return value
+
+
 def _catalogues(
     range_paths: Sequence[Path], optimal_paths: Sequence[Path]
 ) -> tuple[Catalogue, Catalogue | None]:
@@ -265,7 +374,37 @@ def _catalogues(
 
     cat = Catalogue.load(*range_paths) if range_paths else Catalogue.default()
     optimal = load_optimal(*optimal_paths, base=cat) if optimal_paths else None
+    _warn_overrides(cat)
     return cat, optimal
+
+
+def _warn_overrides(cat: Catalogue) -> None:
+    """Say once per command which shipped analytes and caveats a user file replaced, and
+    which shipped caveats an analyte lost that way: never a silent removal."""
+    from ._catalogue import Catalogue
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        if ctx.meta.get("guttests.overrides_warned"):
+            return
+        ctx.meta["guttests.overrides_warned"] = True
+    shipped = Catalogue.default()
+    for over in cat.overridden:
+        if over.kind == "range" or shipped.source_of(over.kind, over.id) != over.previous_source:
+            continue  # ranges are labelled "user" in every report; user-over-user is theirs
+        lost = ""
+        if over.kind == "analyte":
+            before, now = shipped.analyte(over.id), cat.analyte(over.id)
+            gone = [c for c in (before.caveats if before else ()) if now and c not in now.caveats]
+            if gone:
+                lost = f"; its shipped caveats {', '.join(gone)} no longer apply"
+        click.echo(
+            _safe(
+                f"guttests: warning: {over.source} replaces the shipped {over.kind} "
+                f"{over.id!r}{lost}; reports label it as user content"
+            ),
+            err=True,
+        )
 
 
 def _policy(prefer_catalogue: bool) -> RangePolicy:
@@ -311,14 +450,18 @@ def _read_inputs(
     mapping: CsvMapping | None,
     encoding: str | None,
 ) -> list[Panel]:
+    from . import _readers
     from ._readers import read
 
     panels: list[Panel] = []
     for name in inputs:
         if name == "-":
-            data = sys.stdin.buffer.read()
+            # Streamed, as a file is: decoded and counted while it is read, so that a huge
+            # stdin stops at the byte limit instead of being read whole into memory.
+            limit = _readers.DEFAULT_MAX_BYTES
+            stream = _readers._decoded(sys.stdin.buffer, encoding, "stdin", limit)
             panels += read(
-                data, input_format, csv_mapping=mapping, encoding=encoding, source_name="stdin"
+                stream, input_format, csv_mapping=mapping, source_name="stdin", max_bytes=limit
             )
         else:
             panels += read(_existing(name), input_format, csv_mapping=mapping, encoding=encoding)
@@ -373,6 +516,13 @@ def _write_file(path: Path, text: str | bytes) -> None:
     """Write atomically: a reader never sees half a report."""
     data = text if isinstance(text, bytes) else text.encode("utf-8")
     _to_file_atomically(path, lambda out: out.write(data))
+
+
+def _safe(text: str) -> str:
+    """Text from range files and input, made inert for a terminal (ESC, C0/C1, bidi)."""
+    from ._safe_text import neutralise
+
+    return neutralise(text)
 
 
 def _stdout(text: str) -> None:
@@ -464,6 +614,7 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
     help="Colour flags in text reports (default: on a terminal, unless NO_COLOR is set).",
 )
 @_input_options
+@_umask_option
 @_debug_option
 def report(
     inputs: tuple[str, ...],
@@ -501,6 +652,9 @@ def report(
         raise click.UsageError("stdin (-) can be read only once")
     if birth_date is not None and age is not None:
         raise click.UsageError("give --birth-date or --age, not both")
+    if deidentify:
+        _redact(inputs, patient_id)
+    _note_inputs(inputs)
     options = ContextOptions(
         sex=cast("Any", sex),
         birth_date=birth_date.date() if birth_date else None,
@@ -539,7 +693,8 @@ def report(
         attach_pdf=attach_pdf,
         page_size=cast("Any", page_size.lower()),
     )
-    _emit(texts, report_format, output, _default_stem(inputs, example))
+    # De-identified: the default file name does not repeat the input's (it may name the patient).
+    _emit(texts, report_format, output, _default_stem(() if deidentify else inputs, example))
 
 
 def _use_colour(color: bool | None, fmt: str, output: Path | None) -> bool:
@@ -718,6 +873,7 @@ directory: the interpretation columns are appended row for row (needs guttests[d
     help="Stop with an error after this many results (default: no limit).",
 )
 @_input_options
+@_umask_option
 @_debug_option
 def batch(
     source: str,
@@ -737,6 +893,9 @@ def batch(
     overwrite: bool = False,
 ) -> None:
     """Interpret every result of a large file into NDJSON, streaming, in constant memory."""
+    if deidentify:
+        _redact([source])
+    _note_inputs([source])
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
     policy = _policy(prefer_catalogue)
     mapping = _mapping(csv_mapping)
@@ -810,17 +969,99 @@ def batch(
 _T = TypeVar("_T")
 
 
-def _to_file_atomically(path: Path, write: Callable[[IO[bytes]], _T]) -> _T:
-    """Call ``write`` on a temporary file that replaces ``path`` only when it succeeds."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+_INPUTS_KEY = "guttests.inputs"
+
+
+def _note_inputs(names: Sequence[str]) -> None:
+    """Remember the input files: an output never replaces one of them."""
+    click.get_current_context().meta[_INPUTS_KEY] = [Path(n) for n in names if n != "-"]
+
+
+class _Terminated(SystemExit):
+    """SIGTERM while an output file is written: unwinds like Ctrl-C, so the temporary
+    file is removed; the exit status is 143 (128 + SIGTERM)."""
+
+
+def _on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Terminated(143)
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        with os.fdopen(fd, "wb") as out:
-            got = write(out)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_not_an_input(path: Path) -> None:
+    ctx = click.get_current_context(silent=True)
+    inputs: list[Path] = ctx.meta.get(_INPUTS_KEY, []) if ctx is not None else []
+    for given in inputs:
+        try:
+            same = os.path.samefile(given, path)
+        except OSError:
+            continue  # one of them does not exist: not the same file
+        if same:
+            raise click.UsageError(
+                f"the output {path} is the input {given}; an input is never overwritten. "
+                "Give another -o path"
+            )
+
+
+def _to_file_atomically(path: Path, write: Callable[[IO[bytes]], _T]) -> _T:
+    """Call ``write`` on a temporary file that replaces ``path`` only when it succeeds.
+
+    ``path`` through a symbolic link is its target (the link stays); something that is not
+    a regular file (a FIFO, ``/dev/null``, ``/dev/stdout``) is written to directly, never
+    replaced. An input file is never the output. A replaced file keeps its mode; a new one
+    is 0600 (or the umask's with ``--umask-mode``). SIGTERM, like Ctrl-C, removes the
+    temporary file. Errors name ``path`` as the user gave it, never the temporary name.
+    """
+    import stat
+
+    _check_not_an_input(path)
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        try:
+            with open(path, "wb") as direct:
+                return write(direct)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    target = Path(os.path.realpath(path))
+    directory = target.parent
+    with _sigterm_unwinds():
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        try:
+            with os.fdopen(fd, "wb") as out:
+                got = write(out)
+            if st is not None:
+                os.chmod(tmp, stat.S_IMODE(st.st_mode))
+            elif click.get_current_context().meta.get(_UMASK_KEY):
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, target)
+        except BaseException as exc:
+            Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            raise
     return got
 
 
@@ -866,22 +1107,22 @@ def _run_batch(
     import orjson
 
     from ._interpret import interpret_panel
-    from ._readers import iter_panels
+    from ._readers import iter_panel_parts
     from ._reports import result_record
 
     total = interpreted = panels = 0
-    for index, panel in enumerate(
-        iter_panels(
-            src,
-            cast("Any", input_format),
-            csv_mapping=mapping,
-            encoding=encoding if isinstance(src, Path) else None,
-            source_name="stdin" if not isinstance(src, Path) else None,
-            max_bytes=None,
-            max_results=max_results,
-        )
+    # Results stream: a long CSV panel comes in parts that share its index, so memory does
+    # not grow with the size of one panel.
+    for index, panel in iter_panel_parts(
+        src,
+        cast("Any", input_format),
+        csv_mapping=mapping,
+        encoding=encoding if isinstance(src, Path) else None,
+        source_name="stdin" if not isinstance(src, Path) else None,
+        max_bytes=None,
+        max_results=max_results,
     ):
-        panels += 1
+        panels = index + 1
         lines = []
         for interp in interpret_panel(panel, catalogue=catalogue, optimal=optimal, policy=policy):
             record = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
@@ -950,7 +1191,7 @@ def ranges_list(family: str | None, range_paths: tuple[Path, ...]) -> None:
         if family is None or families.get(r.analyte or "") == family
     ]
     headers = ["RANGE", "ANALYTE", "CATEGORY", "ORIGIN", "UNIT", "APPLIES TO", "REFERENCE"]
-    _stdout(table(headers, rows))
+    _stdout(_safe(table(headers, rows)))
 
 
 @ranges.command(
@@ -977,7 +1218,7 @@ def ranges_show(analyte: str, range_paths: tuple[Path, ...]) -> None:
             f"no analyte {analyte!r} in the catalogue{hint} (see guttests analytes)",
             param_hint="ANALYTE",
         )
-    _stdout(describe_analyte(cat, found))
+    _stdout(_safe(describe_analyte(cat, found)))
 
 
 @ranges.command(
@@ -1008,7 +1249,7 @@ def ranges_validate(paths: tuple[Path, ...], optimal: bool) -> None:
     if optimal:
         load_optimal(*paths)
     for w in found:
-        click.echo(f"warning: {w}")
+        click.echo(_safe(f"warning: {w}"))
     kind = "practitioner range set" if optimal else "range set"
     names = ", ".join(str(p) for p in paths)
     count = f"{len(found)} warning{'s' if len(found) != 1 else ''}"
@@ -1054,7 +1295,9 @@ def analytes(family: str | None, fmt: str, range_paths: tuple[Path, ...]) -> Non
     if fmt == "json":
         import json
 
-        _stdout(json.dumps([analyte_record(a) for a in chosen], indent=2, ensure_ascii=False))
+        _stdout(
+            _safe(json.dumps([analyte_record(a) for a in chosen], indent=2, ensure_ascii=False))
+        )
         return
     rows = [
         [
@@ -1068,7 +1311,7 @@ def analytes(family: str | None, fmt: str, range_paths: tuple[Path, ...]) -> Non
         for a in chosen
     ]
     headers = ["ID", "FAMILY", "SPECIMEN", "UNIT", "LOINC", "NAME AND ALIASES"]
-    _stdout(table(headers, rows, wrap_last=50))
+    _stdout(_safe(table(headers, rows, wrap_last=50)))
 
 
 # --- entry point -------------------------------------------------------------------------

@@ -48,11 +48,17 @@ class ContextOptions:
         return self.sex is not None or self.birth_date is not None or self.age is not None
 
     def describe(self, field: str) -> str:
-        """The option as the user typed it, for notes and messages."""
+        """The option as the user typed it, for notes and messages.
+
+        A birth date is identifying: the option is named without its value.
+
+        >>> ContextOptions(birth_date=date(1984, 5, 17)).describe("birth_date")
+        '--birth-date'
+        """
         if field == "sex":
             return f"--sex {'F' if self.sex == 'female' else 'M'}"
-        if field == "birth_date" and self.birth_date is not None:
-            return f"--birth-date {self.birth_date.isoformat()}"
+        if field == "birth_date":
+            return "--birth-date"
         return f"--age {self.age_text or self.age}"
 
 
@@ -103,8 +109,8 @@ def fill_context(panels: Iterable[Panel], options: ContextOptions) -> list[Fille
             if ctx.birth_date is None:
                 update["birth_date"] = options.birth_date
             elif ctx.birth_date != options.birth_date:
-                given = f"birth date {ctx.birth_date.isoformat()}"
-                raise _conflict(options, "birth_date", panel, index, given)
+                # Neither date is quoted: both identify the patient.
+                raise _conflict(options, "birth_date", panel, index, "another birth date")
         if options.age is not None:
             update.update(_age_update(ctx, options, panel, index))
         if update:
@@ -133,7 +139,7 @@ def _age_update(
         return {"age": age}
     low, high = CalendarAge.from_age(age).years
     if not low <= years <= high:
-        given = f"birth date {ctx.birth_date.isoformat()}, age {years} years at collection"
+        given = f"a birth date giving age {years} years at collection"
         raise _conflict(options, "age", panel, index, given)
     return {}
 

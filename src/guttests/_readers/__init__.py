@@ -181,7 +181,7 @@ def iter_panels(
     with ExitStack() as stack:
         stream, name = _open(source, encoding, source_name, max_bytes, stack)
         fmt = format or _detect(stream, name)
-        reader = _reader(fmt, csv_mapping)
+        reader = _reader(fmt, csv_mapping, max_results)
         count = 0
         for panel in reader(cast(TextIO, stream), name):
             count += len(panel.results)
@@ -192,6 +192,60 @@ def iter_panels(
                     hint="pass max_results=None (or a higher limit) to read larger files",
                 )
             yield panel
+
+
+def iter_panel_parts(
+    source: Source,
+    format: InputFormat | None = None,
+    *,
+    csv_mapping: CsvMapping | None = None,
+    encoding: str | None = None,
+    source_name: str | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_results: int | None = DEFAULT_MAX_RESULTS,
+    part_size: int = 1_000,
+) -> Iterator[tuple[int, Panel]]:
+    """``(panel_index, panel)`` pairs, where a long CSV panel comes in parts of at most
+    ``part_size`` results that share its index: the batch path's memory does not grow with
+    the size of one panel (a CSV without patient columns is one panel).
+
+    >>> rows = "Test,Result\\n" + "pH,6.5\\n" * 5
+    >>> [(i, len(p.results)) for i, p in iter_panel_parts(rows, part_size=2)]
+    [(0, 2), (0, 2), (0, 1)]
+    """
+    if format is not None and format not in _FORMATS:
+        raise FormatError(f"unknown format {format!r}; expected one of {', '.join(_FORMATS)}")
+    with ExitStack() as stack:
+        stream, name = _open(source, encoding, source_name, max_bytes, stack)
+        fmt = format or _detect(stream, name)
+        if fmt != "csv":
+            reader = _reader(fmt, csv_mapping, max_results)
+            parts: Iterator[tuple[bool, Panel]] = (
+                (False, p) for p in reader(cast(TextIO, stream), name)
+            )
+        else:
+            from .csv import iter_panel_chunks
+
+            parts = iter_panel_chunks(
+                cast(TextIO, stream),
+                source=name,
+                mapping=csv_mapping,
+                max_results=max_results,
+                size=part_size,
+            )
+        count = 0
+        index = -1
+        for continues, panel in parts:
+            count += len(panel.results)
+            if max_results is not None and count > max_results:
+                raise LimitExceededError(
+                    f"more than {max_results:,} results",
+                    source=name,
+                    hint="pass max_results=None (or a higher limit) to read larger files",
+                )
+            if not continues:
+                index += 1
+            yield index, panel
 
 
 def detect_format(
@@ -473,9 +527,14 @@ def _escaped(text: str, n: int = 4) -> str:
 # --- dispatch ----------------------------------------------------------------------------
 
 
-def _reader(fmt: InputFormat, mapping: CsvMapping | None) -> _Reader:
+def _reader(
+    fmt: InputFormat, mapping: CsvMapping | None, max_results: int | None = None
+) -> _Reader:
     if fmt == "csv":
-        return lambda stream, name: _csv_iter_panels(stream, source=name, mapping=mapping)
+        # The CSV reader counts rows as it reads: one panel can be the whole file.
+        return lambda stream, name: _csv_iter_panels(
+            stream, source=name, mapping=mapping, max_results=max_results
+        )
     if fmt == "json":
         return lambda stream, name: _json_iter_panels(stream, source=name)
     module_name = {"hl7v2": "hl7v2", "fhir": "fhir"}[fmt]

@@ -20,11 +20,13 @@ Rules:
 * The delimiter (``,``, ``;`` or tab) is the one that occurs most often in the
   header line, unless the mapping sets it.
 * Every data row becomes one :class:`~guttests._models.Result`. A value that
-  is not a lab value, or a row whose number of fields differs from the
-  header's, gives a result with ``value=None`` and ``value_error`` set
-  (``value_text`` then holds the whole row for a short or long row, with the
-  patient id, name and birth-date cells withheld: reports show it).
+  is not a lab value gives a result with ``value=None`` and ``value_error`` set.
   Rows that are blank, or hold only delimiters, are skipped.
+* Quoting is strict (RFC 4180): a quote that is never closed, or text after a
+  closing quote (``"50"0``), is a :class:`~guttests._errors.CSVError` naming the
+  line, and so is a row whose number of fields differs from the header's (an
+  unquoted comma in ``Doe, Jane`` shifts every cell after it). Empty trailing
+  fields are allowed. The error never quotes the row: it may hold patient data.
 * Consecutive rows with the same patient (id, name, sex, birth date, age),
   collection date, lab and panel form one panel; the reader holds one panel
   at a time.
@@ -53,7 +55,7 @@ from typing import Any, Literal, TextIO, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._errors import CSVError, GuttestsWarning
+from .._errors import CSVError, GuttestsWarning, LimitExceededError
 from .._models import (
     LOINC_SYSTEM,
     Age,
@@ -127,12 +129,14 @@ DEFAULT_COLUMNS: Mapping[CsvField, tuple[str, ...]] = {
 """Header names recognised for each field when the mapping does not name them."""
 
 _FIELDS: tuple[CsvField, ...] = get_args(CsvField)
-_WITHHELD = "(patient field withheld)"
 _BLANK = re.compile(r"^[\s,;\t|]*$")
 
 
 def _norm(header: str) -> str:
     return " ".join(re.sub(r"[_\-.:]+", " ", header.replace("\ufeff", "")).casefold().split())
+
+
+_MAPPING_FORMAT = "guttests-csv-mapping/1"
 
 
 class CsvMapping(BaseModel):
@@ -151,7 +155,7 @@ class CsvMapping(BaseModel):
     columns: dict[CsvField, tuple[str, ...]] = Field(default_factory=dict)
     delimiter: Literal[",", ";", "\t", "|"] | None = None
     """``None``: the most frequent of ``,`` ``;`` tab in the header line."""
-    decimal_comma: bool = False
+    decimal_comma: bool = Field(default=False, strict=True)
     """Read ``0,5`` as 0.5 in values and ranges (never guessed from the delimiter)."""
     date_formats: tuple[str, ...] = ()
     """``strptime`` formats tried in order after ISO 8601, e.g. ``"%d.%m.%Y"``."""
@@ -198,7 +202,13 @@ class CsvMapping(BaseModel):
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:  # ValueError: also tomllib's and decoding errors
             raise CSVError(f"cannot read CSV mapping: {exc}", source=str(p)) from exc
-        data.pop("format", None)  # an optional "guttests-csv-mapping/1" marker
+        marker = data.pop("format", _MAPPING_FORMAT)  # an optional format marker
+        if marker != _MAPPING_FORMAT:
+            raise CSVError(
+                f"invalid CSV mapping: format must be {_MAPPING_FORMAT!r}",
+                source=str(p),
+                text=str(marker),
+            )
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
@@ -285,13 +295,13 @@ class _Columns:
         self.index: dict[CsvField, int] = {}
         by_alias = {_norm(a): f for f in _FIELDS for a in mapping.aliases(f)}
         ignored = {_norm(h) for h in mapping.ignore}
-        self.unread: list[str] = []
+        self.unread: list[int] = []
         for i, cell in enumerate(header):
             key = _norm(cell)
             field = by_alias.get(key)
             if field is None:
                 if key and key not in ignored:
-                    self.unread.append(cell.strip())
+                    self.unread.append(i)
                 continue
             if field in self.index:
                 raise CSVError(
@@ -318,13 +328,6 @@ class _Columns:
                 location=f"line {line}",
                 hint="name the columns in CsvMapping(columns=...)",
             )
-
-    @property
-    def identifying(self) -> frozenset[int]:
-        """Indexes of the columns that identify the patient (id, name, birth date)."""
-        return frozenset(
-            i for f, i in self.index.items() if f in ("patient_id", "patient_name", "birth_date")
-        )
 
     def get(self, row: list[str], field: CsvField) -> str | None:
         i = self.index.get(field)
@@ -375,15 +378,45 @@ def _sniff(line: str) -> str:
 
 
 def iter_panels(
-    stream: TextIO, *, source: str | None = None, mapping: CsvMapping | None = None
+    stream: TextIO,
+    *,
+    source: str | None = None,
+    mapping: CsvMapping | None = None,
+    max_results: int | None = None,
 ) -> Iterator[Panel]:
     """Yield one panel per run of rows that share patient, collection date, lab and panel.
+
+    ``max_results``: a :class:`~guttests._errors.LimitExceededError` as soon as one row more
+    is read, not after the panel it belongs to (a CSV without patient columns is one panel).
 
     >>> import io
     >>> panels = list(iter_panels(io.StringIO("MRN;Test;Result\\n1;pH;6,5\\n2;pH;7\\n"),
     ...                           mapping=CsvMapping(decimal_comma=True)))
     >>> [(p.patient.patient_id, p.results[0].value.value) for p in panels]
     [('1', 6.5), ('2', 7.0)]
+    """
+    for _, panel in iter_panel_chunks(
+        stream, source=source, mapping=mapping, max_results=max_results, size=None
+    ):
+        yield panel
+
+
+def iter_panel_chunks(
+    stream: TextIO,
+    *,
+    source: str | None = None,
+    mapping: CsvMapping | None = None,
+    max_results: int | None = None,
+    size: int | None = 1_000,
+) -> Iterator[tuple[bool, Panel]]:
+    """Like :func:`iter_panels`, but a panel of more than ``size`` results comes in parts of
+    ``size`` results, each with ``True`` when it continues the panel before it: memory
+    stays bounded by ``size`` however many rows one panel has (the batch path).
+
+    >>> import io
+    >>> rows = "Test,Result\\n" + "pH,6.5\\n" * 5
+    >>> [(more, len(p.results)) for more, p in iter_panel_chunks(io.StringIO(rows), size=2)]
+    [(False, 2), (True, 2), (True, 1)]
     """
     m = mapping or CsvMapping()
     line_no = 0
@@ -396,7 +429,7 @@ def iter_panels(
     header_line = header_line.removeprefix("\ufeff")
     delimiter = m.delimiter or _sniff(header_line)
     try:
-        header = next(csv.reader([header_line], delimiter=delimiter))
+        header = next(csv.reader([header_line], delimiter=delimiter, strict=True))
     except csv.Error as exc:
         raise CSVError(
             f"malformed CSV header: {exc}", source=source, location=f"line {line_no}"
@@ -404,22 +437,27 @@ def iter_panels(
     cols = _Columns(header, m, source, line_no)
     notes = _Notes()
     if cols.unread:
+        # Column numbers, never the header cells: a first line that is data, not a header,
+        # would put a patient's name or identifier into the warning.
+        numbers = ", ".join(str(i + 1) for i in cols.unread)
         warnings.warn(
             GuttestsWarning(
-                f"{source or 'CSV input'}: columns not read: "
-                f"{', '.join(repr(_clip(c)) for c in cols.unread)} "
-                "(list them in CsvMapping(ignore=...) to silence this)",
+                f"{source or 'CSV input'}: {len(cols.unread)} "
+                f"{'column' if len(cols.unread) == 1 else 'columns'} not read "
+                f"(column {numbers} of line {line_no}; list their headers in "
+                "CsvMapping(ignore=...) to silence this)",
                 source=source,
                 location=f"line {line_no}",
             ),
             stacklevel=2,
         )
 
-    reader = csv.reader(stream, delimiter=delimiter)
-    builder = _PanelBuilder(source)
+    reader = csv.reader(_text_lines(stream, source, line_no), delimiter=delimiter, strict=True)
+    builder = _PanelBuilder(source, size)
     last_patient: _PatientKey | None = None
     last_when: tuple[str | None, date | datetime | None] = (None, None)
     base = line_no
+    count = 0
     try:
         for row in reader:
             # reader.line_num counts physical lines, so quoted line breaks keep numbers right
@@ -427,6 +465,16 @@ def iter_panels(
             line_no = base + reader.line_num
             if _blank(row):
                 continue
+            if len(row) != cols.width and not (len(row) > cols.width and _blank(row[cols.width :])):
+                raise CSVError(
+                    f"row has {len(row)} fields, header has {cols.width} (an unquoted "
+                    f"{_DELIMITER_NAMES.get(delimiter, repr(delimiter))} inside a cell, or a "
+                    "missing one?)",
+                    source=source,
+                    location=f"line {start}",
+                    hint="quote cells that hold the delimiter, and give every row the "
+                    "header's columns",
+                )
             key = tuple(cols.get(row, f) for f in _PATIENT_FIELDS)
             if last_patient is None or last_patient[0] != key:
                 last_patient = (key, *_patient(key, m.date_formats))
@@ -438,8 +486,17 @@ def iter_panels(
                 when = parse_when(when_text, m.date_formats) if when_text else None
                 last_when = (when_text, when)
             if when_text and last_when[1] is None:
-                notes.add("a collection date that matches no date format", start, when_text)
+                # A date is not quoted: dates from the input can identify the patient.
+                notes.add("a collection date that matches no date format", start, None)
             collected = last_when[1]
+            count += 1
+            if max_results is not None and count > max_results:
+                raise LimitExceededError(
+                    f"more than {max_results:,} results",
+                    source=source,
+                    location=f"line {start}",
+                    hint="pass max_results=None (or a higher limit) to read larger files",
+                )
             lab = cols.get(row, "lab") or m.lab
             panel_name = cols.get(row, "panel")
             result = _result(row, cols, m, delimiter, source, start, collected, lab, panel_name)
@@ -451,12 +508,44 @@ def iter_panels(
             if done is not None:
                 yield done
     except csv.Error as exc:
-        where = f"line {base + reader.line_num}"
-        raise CSVError(f"malformed CSV: {exc}", source=source, location=where) from exc
+        # The row began on the line after the last one read; an unterminated quote runs
+        # to the end of the input, so the line where the row began is the one to fix.
+        first = line_no + 1
+        problem = str(exc)
+        if "unexpected end of data" in problem:
+            problem = "a quote that is never closed (the quoted cell runs to the end of the input)"
+        elif "expected after" in problem:
+            problem = f"text after a closing quote ({problem})"
+        raise CSVError(
+            f"malformed CSV: {problem}",
+            source=source,
+            location=f"line {first}",
+            hint='quote a cell as a whole ("a, b"), and double a quote inside it ("")',
+        ) from exc
     last = builder.finish()
     if last is not None:
         yield last
     notes.warn(source)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text_lines(stream: TextIO, source: str | None, before: int) -> Iterator[str]:
+    """The stream's lines, refusing a lone surrogate (text given as ``str`` can hold one;
+    it is not text, and no output format can write it)."""
+    for n, line in enumerate(stream, before + 1):
+        if _SURROGATE.search(line):
+            raise CSVError(
+                "a lone surrogate (U+D800-U+DFFF) is not text",
+                source=source,
+                location=f"line {n}",
+                hint="decode the export with errors='strict' before passing it",
+            )
+        yield line
+
+
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
 
 
 def _blank(row: list[str]) -> bool:
@@ -499,9 +588,6 @@ def _result(
     panel_name: str | None,
 ) -> Result:
     provenance = Provenance(source=source, location=f"line {line}", format="csv")
-    width = len(row)
-    if width > cols.width and _blank(row[cols.width :]):
-        width = cols.width  # trailing empty fields, as some exports write them
     loinc = cols.get(row, "loinc")
     local = cols.get(row, "code")
     code = Coding(system=LOINC_SYSTEM, code=loinc) if loinc else None
@@ -515,15 +601,6 @@ def _result(
         "panel": panel_name,
         "provenance": provenance,
     }
-    if width != cols.width:
-        # The row is kept as text, but not the cells that identify the patient: the
-        # text is shown in reports, also de-identified ones.
-        shown = [_WITHHELD if i in cols.identifying else c for i, c in enumerate(row)]
-        raw = io.StringIO()
-        csv.writer(raw, delimiter=delimiter, lineterminator="").writerow(shown)
-        common["value_text"] = raw.getvalue()
-        common["value_error"] = f"row has {len(row)} fields, header has {cols.width}"
-        return _new_result(common)
     value_text = row[cols.index["value"]]
     unit = cols.get(row, "unit")
     value, error = _value(value_text, m.decimal_comma)
@@ -572,8 +649,10 @@ def _lab_range(
 
 
 class _PanelBuilder:
-    def __init__(self, source: str | None) -> None:
+    def __init__(self, source: str | None, size: int | None = None) -> None:
         self.source = source
+        self.size = size
+        self.continues = False  # the panel being built continues the one yielded before
         self.key: tuple[PatientContext, date | datetime | None, str | None, str | None] | None
         self.key = None
         self.results: list[Result] = []
@@ -584,19 +663,22 @@ class _PanelBuilder:
         key: tuple[PatientContext, date | datetime | None, str | None, str | None],
         result: Result,
         line: int,
-    ) -> Panel | None:
+    ) -> tuple[bool, Panel] | None:
         done = None
         if self.key is not None and key != self.key:
             done = self.finish()
+        elif self.size is not None and len(self.results) >= self.size:
+            done = self.finish(continued=True)
         if not self.results:
             self.key, self.first = key, line
         self.results.append(result)
         self.last = line
         return done
 
-    def finish(self) -> Panel | None:
+    def finish(self, *, continued: bool = False) -> tuple[bool, Panel] | None:
         if self.key is None or not self.results:
             return None
+        continues, self.continues = self.continues, continued
         patient, collected, lab, name = self.key
         first, last = self.first, self.last
         where = f"line {first}" if first == last else f"lines {first}-{last}"
@@ -610,7 +692,7 @@ class _PanelBuilder:
         )
         self.results = []
         self.key = None
-        return panel
+        return continues, panel
 
 
 def read_csv(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from typing import Any, Literal, TextIO
@@ -178,11 +179,61 @@ class _Number(str):
     __slots__ = ()
 
 
+class _Refused(ValueError):
+    """JSON that parses but is refused: a key given twice, or a lone surrogate."""
+
+    def __init__(self, message: str, needle: str) -> None:
+        super().__init__(message)
+        self.needle = needle
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _check_strings(value: object) -> None:
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            # json pairs high and low surrogates; one left is not text (it cannot be written
+            # as UTF-8), so it is refused here rather than failing in a renderer.
+            raise _Refused("a lone surrogate escape (\\ud800-\\udfff) is not text", "")
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(item)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object without duplicate keys (JSON allows them; "last wins" would lose a value)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        _check_strings(key)
+        if key in out:
+            shown = key if len(key) <= 40 else key[:39] + "…"
+            raise _Refused(f"duplicate key {shown!r} in one object", json.dumps(key))
+        _check_strings(value)
+        out[key] = value
+    return out
+
+
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text, parse_float=_Number, parse_int=_Number)
+        obj = json.loads(text, parse_float=_Number, parse_int=_Number, object_pairs_hook=_pairs)
+        _check_strings(obj)
+        return obj
     except RecursionError as exc:
         raise json.JSONDecodeError("JSON nested too deeply", text, 0) from exc
+    except _Refused as exc:
+        raise json.JSONDecodeError(str(exc), text, _position(text, exc.needle)) from exc
+
+
+def _position(text: str, needle: str) -> int:
+    """Where a refused key (its second occurrence) or the first surrogate escape is."""
+    if needle:
+        first = text.find(needle)
+        second = text.find(needle, first + 1)
+        return max(second, 0)
+    m = _SURROGATE_ESCAPE.search(text)
+    return m.start() if m else 0
 
 
 def _dumps_literal(obj: object) -> str:
@@ -531,7 +582,7 @@ def _panel_dict(p: Panel) -> dict[str, Any]:
     d: dict[str, Any] = {}
     if p.name is not None:
         d["name"] = p.name
-    patient = p.patient.model_dump(mode="json", exclude_none=True)
+    patient = p.patient.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
     if patient:
         d["patient"] = patient
     if p.collected is not None:

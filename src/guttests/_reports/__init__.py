@@ -17,6 +17,8 @@ PDF is bytes: :func:`render_pdf` (needs the ``guttests[pdf]`` extra, WeasyPrint)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Literal
 
 from .._errors import ReportError
@@ -56,7 +58,7 @@ def render_pdf(report: Report, *, page_size: PageSize = "a4") -> bytes:
     """
     from ._pdf import render_pdf as _render_pdf
 
-    return _render_pdf(report, page_size=page_size)
+    return _render_pdf(_neutralised(report), page_size=page_size)
 
 
 def render(
@@ -75,6 +77,8 @@ def render(
     The renderers only read the :class:`Report`: they never re-decide a flag or
     re-convert a unit.
     """
+    if format in ("text", "md", "html"):
+        report = _neutralised(report)
     if format == "text":
         from ._text import render_text
 
@@ -86,7 +90,7 @@ def render(
     if format == "json":
         from ._json import render_json
 
-        return render_json(report)
+        return _surrogate_safe(render_json, report)
     if format == "html":
         from ._html import render_html
 
@@ -98,9 +102,11 @@ def render(
             from ._fhir import attach_presented_form
 
             return attach_presented_form(
-                render_fhir(report), render_pdf(report, page_size=page_size), report
+                _surrogate_safe(render_fhir, report),
+                render_pdf(report, page_size=page_size),
+                report,
             )
-        return render_fhir(report)
+        return _surrogate_safe(render_fhir, report)
     if format == "hl7":
         from ._hl7 import render_hl7
 
@@ -108,3 +114,36 @@ def render(
     if format == "pdf":
         raise ReportError("a PDF report is binary", hint="use render_pdf(report)")
     raise ReportError(f"unknown report format {format!r}", hint=f"choose one of {FORMATS}")
+
+
+def _surrogate_safe(renderer: Callable[[Report], str], report: Report) -> str:
+    """Render; a lone surrogate (possible only in text built in code: the readers refuse
+    them) cannot be written as JSON, so such a report is rendered with it replaced."""
+    try:
+        return renderer(report)
+    except (TypeError, ValueError) as exc:
+        if "surrogate" not in str(exc):
+            raise
+    from .._safe_text import neutralised_model
+
+    return renderer(neutralised_model(report))
+
+
+def _neutralised(report: Report) -> Report:
+    """The report with control characters and bidirectional overrides from the input made
+    inert (see :mod:`guttests._safe_text`); JSON escapes them, FHIR output drops them.
+
+    One pass over the report's JSON finds the rare report that needs it."""
+    from .._safe_text import UNSAFE, neutralised_model
+
+    try:
+        dumped = report.model_dump_json()
+    except ValueError:  # e.g. a lone surrogate, which JSON output cannot hold
+        return neutralised_model(report)
+    # In the JSON, C0 characters are \u00XX escapes and CR is \r; the others are raw.
+    if not (UNSAFE.search(dumped) or _ESCAPED_CONTROL.search(dumped)):
+        return report
+    return neutralised_model(report)
+
+
+_ESCAPED_CONTROL = re.compile(r"\\u00[0189][0-9a-fA-F]|\\u007[fF]|\\r|\\b|\\f")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import unicodedata
+import re
 import uuid
 from datetime import datetime
 from functools import cache
@@ -48,10 +48,13 @@ def _s(text: str | None) -> str | None:
     """A FHIR string: no control characters except newline and tab, never empty."""
     if text is None:
         return None
-    clean = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")
-    ).strip()
+    clean = _NOT_FHIR_STRING.sub("", text).strip()
     return clean or None
+
+
+# Unicode categories Cc (C0, DEL, C1) and Cs (surrogates), except tab and newline; a
+# regular expression, not a per-character category lookup: notes carry long caveat texts.
+_NOT_FHIR_STRING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _prune(obj: Any) -> Any:
@@ -137,7 +140,8 @@ def _notes(row: ResultRow, report: Report, time_note: str | None) -> list[dict[s
     notes.append(
         f"{label('source')}: " + ", ".join(x for x in (row.source.file, row.source.location) if x)
     )
-    return [{"text": _s(n)} for n in notes if _s(n)]
+    texts = [_s(n) for n in notes]
+    return [{"text": t} for t in texts if t]
 
 
 def _observation(

@@ -326,6 +326,8 @@ def render_html(report: Report) -> str:
                 graphic=range_graphic,
                 chart=lambda s: serial_chart(s, rows),
                 trend=lambda s: trend_svg(s, rows),
+                # Each point's change, looked up by index: a search per point was quadratic.
+                change_texts=lambda s: {c.to_index: c.text for c in s.changes},
                 symbol=lambda r: (
                     _SYMBOL.get(r.interpretation or "", "") if r.status == "interpreted" else "✕"
                 ),

@@ -23,7 +23,9 @@ from .._models import (
     Panel,
     PatientContext,
     Position,
+    Provenance,
     ReferenceRange,
+    Result,
 )
 from .._types import Evidence, InterpretationCode, ValueKind
 from .._values import CensoredValue, OrdinalValue, QuantityValue
@@ -784,15 +786,18 @@ def build_report(
         raise ReportError(
             f"{len(panels)} panels but {len(interpretations)} lists of interpretations"
         )
+    if deidentify:
+        panels, interpretations = _deidentified(panels, interpretations)
     patient = _merge_patients(panels)
     sections: list[PanelSection] = []
     sources: dict[tuple[str, str | None, str, str], RangeSource] = {}
     caveats: dict[str, tuple[CaveatEntry, list[str]]] = {}
     all_rows: list[ResultRow] = []
     interps_flat: list[Interpretation] = []
-    collected: list[date | datetime] = []
+    collected: dict[date | datetime, None] = {}  # an ordered set: linear in the results
     labs: list[str] = []
     inputs: list[str] = []
+    user_caveats, user_analytes = _user_overrides(catalogue)
     for p_index, (panel, interps) in enumerate(zip(panels, interpretations, strict=True)):
         if len(interps) != len(panel.results):
             raise ReportError(
@@ -823,6 +828,8 @@ def build_report(
                         note=rg["note"],
                     )
                 ref = sources[key].ref
+            if rec["analyte"] in user_analytes:
+                rec["notes"] = [*rec["notes"], user_analytes[rec["analyte"]]]
             row = ResultRow.model_validate(
                 {**rec, "display_name": _display_name(rec, catalogue), "range_ref": ref}
             )
@@ -830,7 +837,9 @@ def build_report(
                 if cav.id not in caveats:
                     entry = CaveatEntry(
                         id=cav.id,
-                        text=cav.text,
+                        text=f"{cav.text} {user_caveats[cav.id]}"
+                        if cav.id in user_caveats
+                        else cav.text,
                         citations=tuple(c.short() for c in cav.citations),
                         analytes=(),
                     )
@@ -838,19 +847,30 @@ def build_report(
                 names = caveats[cav.id][1]
                 if row.display_name not in names:
                     names.append(row.display_name)
+            if rec["analyte"] in user_analytes:
+                # Also among the caveats, which every format shows: user content is labelled.
+                ukey = f"user-analyte-{rec['analyte']}"
+                if ukey not in caveats:
+                    text = user_analytes[rec["analyte"]]
+                    entry = CaveatEntry(
+                        id=ukey, text=text[:1].upper() + text[1:] + ".", citations=(), analytes=()
+                    )
+                    caveats[ukey] = (entry, [])
+                if row.display_name not in caveats[ukey][1]:
+                    caveats[ukey][1].append(row.display_name)
             rows.append(row)
             interps_flat.append(interp)
             when = interp.result.collected or panel.collected
-            if when is not None and when not in collected:
-                collected.append(when)
+            if when is not None:
+                collected[when] = None
             for lab in (panel.lab, interp.result.lab):
                 if lab and lab not in labs:
                     labs.append(lab)
             src = interp.result.provenance.source
             if src and not deidentify and src not in inputs:
                 inputs.append(src)
-        if panel.collected is not None and panel.collected not in collected:
-            collected.append(panel.collected)
+        if panel.collected is not None:
+            collected[panel.collected] = None
         if panel.lab and panel.lab not in labs:
             labs.append(panel.lab)
         counts = _count(rows)
@@ -899,6 +919,68 @@ def build_report(
         has_optimal=any(r.optimal is not None for r in all_rows),
         disclaimer=label("disclaimer"),
     )
+
+
+def _user_overrides(catalogue: AnalyteLookup | None) -> tuple[dict[str, str], dict[str, str]]:
+    """Labels for caveats and analytes that a user range file put in place of shipped ones:
+    user content is never shown as if guttests shipped it."""
+    caveats: dict[str, str] = {}
+    analytes: dict[str, str] = {}
+    for over in getattr(catalogue, "overridden", ()):
+        kind, entry_id, source, previous = over[0], over[1], over[2], over[3]
+        name, before = _base_name(source), _base_name(previous)
+        if kind == "caveat":
+            caveats[entry_id] = (
+                f"(user content: from range file {name}, replacing the caveat of {before})"
+            )
+        elif kind == "analyte":
+            analytes[entry_id] = (
+                f"analyte definition from user range file {name}, replacing the one of {before}"
+            )
+    return caveats, analytes
+
+
+def _base_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def _strip_provenance(prov: Provenance | None) -> Provenance | None:
+    if prov is None or (prov.source is None and prov.source_id is None):
+        return prov
+    return prov.model_copy(update={"source": None, "source_id": None})
+
+
+def _strip_result(result: Result) -> Result:
+    if not result.identifiers and _strip_provenance(result.provenance) is result.provenance:
+        return result
+    return result.model_copy(
+        update={"identifiers": (), "provenance": _strip_provenance(result.provenance)}
+    )
+
+
+def _deidentified(
+    panels: Sequence[Panel], interpretations: Sequence[Sequence[Interpretation]]
+) -> tuple[list[Panel], list[list[Interpretation]]]:
+    """The input without what identifies the patient or the source, before anything is built:
+    names, patient and observation identifiers, source ids and file names. (The birth date
+    stays in the panels: the header turns it into an age at collection and never shows it.)
+    A renderer reading the report can then not show them, whatever it renders."""
+    out_panels: list[Panel] = []
+    out_interps: list[list[Interpretation]] = []
+    for panel, interps in zip(panels, interpretations, strict=False):
+        out_panels.append(
+            panel.model_copy(
+                update={
+                    "patient": panel.patient.deidentified(),
+                    "results": tuple(_strip_result(r) for r in panel.results),
+                    "provenance": _strip_provenance(panel.provenance),
+                }
+            )
+        )
+        out_interps.append(
+            [i.model_copy(update={"result": _strip_result(i.result)}) for i in interps]
+        )
+    return out_panels, out_interps
 
 
 def _sort_key(when: date | datetime) -> str:
@@ -953,10 +1035,11 @@ def _serial(rows: Sequence[ResultRow], catalogue: AnalyteLookup | None) -> tuple
             )
             for index, row, value in members
         )
+        previous = _previous_points(points)
         changes = tuple(
-            _change(_previous(points, b), b, unit, rcv, cva, cvi, vsource)
-            for b in points
-            if b.collected != points[0].collected
+            _change(prev, b, unit, rcv, cva, cvi, vsource)
+            for b, prev in zip(points, previous, strict=True)
+            if prev is not None
         )
         name = analyte.name if analyte is not None else members[0][1].label
         out.append(
@@ -976,12 +1059,36 @@ def _serial(rows: Sequence[ResultRow], catalogue: AnalyteLookup | None) -> tuple
     return tuple(out)
 
 
-def _previous(points: Sequence[SerialPoint], point: SerialPoint) -> SerialPoint:
-    """The result to compare ``point`` with: from the latest earlier collection, preferring
-    an exact value over a censored one when that collection has several results."""
-    earlier = [p for p in points if p.collected < point.collected]
-    latest = [p for p in earlier if p.collected == earlier[-1].collected]
-    return next((p for p in latest if p.comparator is None), latest[0])
+def _previous_points(points: Sequence[SerialPoint]) -> list[SerialPoint | None]:
+    """For each point (sorted by collection time), the result to compare it with: from the
+    latest earlier collection, preferring an exact value over a censored one when that
+    collection has several results (the first of them otherwise); ``None`` for the points
+    of the first collection.
+
+    One pass over the sorted points (linear; the sort before it is O(n log n)): each run
+    of points that share a collection time picks its representative once.
+
+    >>> p = lambda when, comp=None: SerialPoint(collected=when, value=1.0, value_text="1",
+    ...                                         comparator=comp, result_index=0)
+    >>> a, b, c, d = p("2024-01-01", "<"), p("2024-01-01"), p("2024-02-01"), p("2024-03-01")
+    >>> [x is None or x.collected for x in _previous_points([a, b, c, d])]
+    [True, True, '2024-01-01', '2024-02-01']
+    >>> _previous_points([a, b, c, d])[2] is b
+    True
+    """
+    out: list[SerialPoint | None] = []
+    chosen: SerialPoint | None = None  # the representative of the latest earlier collection
+    run_start = 0
+    while run_start < len(points):
+        when = points[run_start].collected
+        run_end = run_start
+        while run_end < len(points) and points[run_end].collected == when:
+            run_end += 1
+        run = points[run_start:run_end]
+        out.extend([chosen] * len(run))
+        chosen = next((p for p in run if p.comparator is None), run[0])
+        run_start = run_end
+    return out
 
 
 def _change(
