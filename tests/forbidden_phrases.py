@@ -96,6 +96,10 @@ def find_forbidden_in_report(out: str, fmt: str, citations: Iterable[str]) -> li
     """
     if fmt in ("html", "md"):
         out = html.unescape(out.replace("\\", ""))
+    if fmt == "hl7":  # HL7 v2 escapes of the encoding characters
+        for escaped, char in (("\\F\\", "|"), ("\\S\\", "^"), ("\\T\\", "&"), ("\\R\\", "~")):
+            out = out.replace(escaped, char)
+        out = out.replace("\\E\\", "\\")
     flat = " ".join(out.split())
     for c in sorted(citations, key=len, reverse=True):
         flat = flat.replace(" ".join(c.split()), "")
