@@ -671,6 +671,12 @@ directory: the interpretation columns are appended row for row (needs guttests[d
     default=None,
     help="Stop with an error after this many results (default: no limit).",
 )
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="Write each distinct range once, to OUTPUT's .ranges.ndjson beside it; records "
+    'carry "range_ref" instead of the "range" object.',
+)
 @_input_options
 @_debug_option
 def batch(
@@ -689,6 +695,7 @@ def batch(
     workers: int | None = None,
     scheduler: str | None = None,
     overwrite: bool = False,
+    compact: bool = False,
 ) -> None:
     """Interpret every result of a large file into NDJSON, streaming, in constant memory."""
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
@@ -699,9 +706,10 @@ def batch(
             raise click.UsageError(
                 "--engine dask reads a Parquet file or directory and writes -o DIR"
             )
-        if deidentify or max_results or input_format or encoding:
+        if deidentify or max_results or input_format or encoding or compact:
             raise click.UsageError(
-                "--deidentify, --max-results, --input-format and --encoding do not apply to "
+                "--deidentify, --max-results, --input-format, --encoding and --compact do not "
+                "apply to "
                 "--engine dask (Parquet in, Parquet out)"
             )
         from .dataframe import interpret_parquet
@@ -743,10 +751,19 @@ def batch(
         max_results=max_results,
         progress=progress,
     )
+    if compact and to_stdout:
+        raise click.UsageError("--compact writes a ranges file beside -o FILE: give -o")
     with _collect_warnings(), _batch_source(source, encoding) as src:
         try:
             if to_stdout:
                 counts = run(src, sys.stdout.buffer)
+            elif compact:
+                counts = _to_file_atomically(
+                    compact_ranges_path(output),
+                    lambda ranges: _to_file_atomically(
+                        output, lambda out: run(src, out, ranges_out=ranges)
+                    ),
+                )
             else:
                 counts = _to_file_atomically(output, lambda out: run(src, out))
         finally:
@@ -762,6 +779,11 @@ def batch(
 
 
 _T = TypeVar("_T")
+
+
+def compact_ranges_path(output: Path) -> Path:
+    """Where ``batch --compact -o OUT`` writes ranges: ``a.ndjson`` -> ``a.ranges.ndjson``."""
+    return output.with_name(f"{output.stem}.ranges.ndjson")
 
 
 def _to_file_atomically(path: Path, write: Callable[[IO[bytes]], _T]) -> _T:
@@ -816,37 +838,32 @@ def _run_batch(
     deidentify: bool,
     max_results: int | None,
     progress: _Progress,
+    ranges_out: IO[bytes] | None = None,
 ) -> tuple[int, int, int]:
-    import orjson
-
-    from ._interpret import interpret_panel
+    from ._batch import write_records
     from ._readers import iter_panels
-    from ._reports import result_record
 
-    total = interpreted = panels = 0
-    for index, panel in enumerate(
-        iter_panels(
-            src,
-            cast("Any", input_format),
-            csv_mapping=mapping,
-            encoding=encoding if isinstance(src, Path) else None,
-            source_name="stdin" if not isinstance(src, Path) else None,
-            max_bytes=None,
-            max_results=max_results,
-        )
-    ):
-        panels += 1
-        lines = []
-        for interp in interpret_panel(panel, catalogue=catalogue, optimal=optimal, policy=policy):
-            record = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
-            lines.append(orjson.dumps(record))
-            interpreted += interp.interpreted
-        total += len(lines)
-        if lines:
-            out.write(b"\n".join(lines) + b"\n")
-        progress.update(total, panels)
+    panels = iter_panels(
+        src,
+        cast("Any", input_format),
+        csv_mapping=mapping,
+        encoding=encoding if isinstance(src, Path) else None,
+        source_name="stdin" if not isinstance(src, Path) else None,
+        max_bytes=None,
+        max_results=max_results,
+    )
+    total, interpreted, count = write_records(
+        panels,
+        out,
+        catalogue=catalogue,
+        optimal=optimal,
+        policy=policy,
+        deidentify=deidentify,
+        ranges_out=ranges_out,
+        progress=progress.update,
+    )
     out.flush()
-    return total, interpreted, panels
+    return total, interpreted, count
 
 
 # --- catalogue commands ------------------------------------------------------------------
