@@ -555,7 +555,7 @@ def _result(
 
 def _new_result(fields: dict[str, Any]) -> Result:
     # Fields left out take their defaults without validation: a large share of a Result's cost.
-    return Result(**{k: v for k, v in fields.items() if v is not None and (v.__class__ is not tuple or v)})
+    return Result(**{k: v for k, v in fields.items() if v is not None and v != ()})
 
 
 def _lab_range(

@@ -775,7 +775,7 @@ def _result(
         "panel": panel,
     }
     # Left-out fields take their defaults without validation: half the cost of a Result.
-    kwargs = {key: v for key, v in fields_in.items() if v is not None and (v.__class__ is not tuple or v)}
+    kwargs = {key: v for key, v in fields_in.items() if v is not None and v != ()}
     return Result(
         **kwargs,
         provenance=Provenance(
