@@ -304,3 +304,52 @@ def _same_without_per_record(
     return {k: v for k, v in record.items() if k not in slots} == {
         k: v for k, v in other.items() if k not in slots
     }
+
+
+# --- choosing the engine -----------------------------------------------------------------
+
+DASK_MIN_ROWS = 2_000_000
+"""Parquet rows from which ``batch --engine auto`` starts a local Dask cluster.
+
+Below it the job runs in this process (``workers=0``): a local cluster costs seconds to
+start and on the 2-core machine measured (``benchmarks/run.py --only dask``, see
+docs/performance.md) two workers were no faster per row than one process, so the
+crossover lies beyond any input measured. Pass ``--engine dask`` (or ``--workers N``) to
+use a cluster anyway.
+"""
+
+
+def is_parquet(source: str) -> bool:
+    """Whether ``source`` is a Parquet file or a directory holding Parquet files."""
+    from pathlib import Path
+
+    path = Path(source)
+    if path.is_dir():
+        return any(path.rglob("*.parquet"))
+    return path.suffix.lower() in {".parquet", ".parq"} and path.is_file()
+
+
+def parquet_rows(source: str) -> int:
+    """Rows of a Parquet file or directory, from the files' footers (no data read)."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
+
+    path = Path(source)
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    return sum(int(pq.read_metadata(f).num_rows) for f in files)
+
+
+def choose_engine(
+    source: str, workers: int | None, scheduler: str | None
+) -> tuple[str, int | None]:
+    """``batch --engine auto``: ("dask", workers) for Parquet input, else ("stream", workers).
+
+    A Parquet input below :data:`DASK_MIN_ROWS` rows runs in this process (``workers=0``)
+    unless ``workers`` or ``scheduler`` ask for a cluster.
+    """
+    if source == "-" or not is_parquet(source):
+        return "stream", workers
+    if workers is None and scheduler is None and parquet_rows(source) < DASK_MIN_ROWS:
+        return "dask", 0
+    return "dask", workers

@@ -652,10 +652,12 @@ directory: the interpretation columns are appended row for row (needs guttests[d
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no final count.")
 @click.option(
     "--engine",
-    type=click.Choice(["stream", "dask"]),
-    default="stream",
+    type=click.Choice(["auto", "stream", "dask"]),
+    default="auto",
     show_default=True,
-    help="stream: one process, any input format. dask: Parquet in, Parquet out, on Dask.",
+    help="stream: one process, any input format. dask: Parquet in, Parquet out, on Dask. "
+    "auto: dask for Parquet input (in this process below the size where a local cluster "
+    "pays, see docs/performance.md), else stream.",
 )
 @click.option(
     "--workers",
@@ -691,7 +693,7 @@ def batch(
     input_format: str | None,
     csv_mapping: Path | None,
     encoding: str | None,
-    engine: str = "stream",
+    engine: str = "auto",
     workers: int | None = None,
     scheduler: str | None = None,
     overwrite: bool = False,
@@ -701,6 +703,10 @@ def batch(
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
     policy = _policy(prefer_catalogue)
     mapping = _mapping(csv_mapping)
+    if engine == "auto":
+        from ._batch import choose_engine
+
+        engine, workers = choose_engine(source, workers, scheduler)
     if engine == "dask":
         if source == "-" or str(output) == "-":
             raise click.UsageError(
