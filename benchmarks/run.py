@@ -21,6 +21,23 @@ Rows (see docs/performance.md for the goals):
   results (200k with ``--quick``): peak RSS of the process, and CPU time per result of
   the same pipeline run in this process.
 
+Issue 17 (second round), whole processes where users run processes:
+
+* ``hl7_process``: ``python -m guttests batch in.hl7 -o out.ndjson -q`` on 40k OBX (10k
+  with ``--quick``) against a process running ``hl7.parse`` on every message of the same
+  file; goal >= 4x. CPU time (``wait4``), medians of interleaved pairs;
+* ``fhir_process``: the same on 20k FHIR NDJSON Observations (4k) against a process
+  validating each line with ``fhir.resources`` R4B; goal >= 10x;
+* ``compact``: bytes per result written by ``batch --compact`` (records + ranges file)
+  against the full records;
+* ``serial``: the report in every format for one patient with 10k serial results of one
+  analyte (2k with ``--quick``) against 10k results over 10 analytes; goal < 1.5x;
+* ``dask``: ``batch --engine dask`` with 0 (in-process), 1 and 2 local workers at several
+  sizes: fixed cost and per-row cost (least squares over best-of-2 wall times) and the
+  row count above which 2 workers beat the in-process path;
+* ``fhir_stream``: runs ``benchmarks/bench_fhir_stream.py`` (peak RSS of a FHIR Bundle
+  through ``batch``), when that script is present.
+
 Each timed run of guttests starts with its per-value caches empty (parsed values and
 units), as a fresh process would: otherwise repeats over one input find every value
 parsed already. Timing: the CPU time of the process doing the work (``time.process_time`` in this

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,15 +46,18 @@ def _both(
     deidentify: bool = False,
     compact: bool = False,
     stats: dict[str, int] | None = None,
-) -> tuple[tuple[bytes, bytes, Any], tuple[bytes, bytes, Any]]:
+) -> tuple[tuple[bytes, bytes, Any, list[str]], tuple[bytes, bytes, Any, list[str]]]:
     outs = []
     for write in (write_records_plain, write_records):
         out, ranges = io.BytesIO(), io.BytesIO()
         kw: dict[str, Any] = {"stats": stats} if write is write_records else {}
-        counts = write(
-            panels, out, deidentify=deidentify, ranges_out=ranges if compact else None, **kw
-        )
-        outs.append((out.getvalue(), ranges.getvalue(), counts))
+        with warnings.catch_warnings(record=True) as caught:  # the same warnings too
+            warnings.simplefilter("always")
+            counts = write(
+                panels, out, deidentify=deidentify, ranges_out=ranges if compact else None, **kw
+            )
+        said = [f"{w.category.__name__}: {w.message}" for w in caught]
+        outs.append((out.getvalue(), ranges.getvalue(), counts, said))
     return outs[0], outs[1]
 
 
