@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 
 import guttests._batch as batch
 from guttests._batch import write_records, write_records_plain
+from guttests._errors import GuttestsError
 from guttests._models import Panel, PatientContext, Provenance, Result
-from guttests._readers import iter_panels
+from guttests._readers import CsvMapping, iter_panels
 from guttests.testing import panels as panel_strategy
 from guttests.testing import to_csv, to_fhir, to_hl7v2, to_json
 
@@ -62,9 +63,14 @@ def _both(
 
 
 def _readable(path: Path) -> list[Panel] | None:
+    options: dict[str, Any] = {}
+    if path.name == "latin1.csv":
+        options["encoding"] = "latin-1"
+    if path.with_suffix(".toml").exists():  # a CSV export with its column mapping
+        options["csv_mapping"] = CsvMapping.from_toml(path.with_suffix(".toml"))
     try:
-        return _read(path)
-    except Exception:  # fixtures of bad input: nothing to write
+        return list(iter_panels(path, max_bytes=None, max_results=None, **options))
+    except GuttestsError:  # fixtures of bad input (an empty file): nothing to write
         return None
 
 
