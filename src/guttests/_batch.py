@@ -308,14 +308,15 @@ def _same_without_per_record(
 
 # --- choosing the engine -----------------------------------------------------------------
 
-DASK_MIN_ROWS = 2_000_000
+DASK_MIN_ROWS = 10_000_000
 """Parquet rows from which ``batch --engine auto`` starts a local Dask cluster.
 
-Below it the job runs in this process (``workers=0``): a local cluster costs seconds to
-start and on the 2-core machine measured (``benchmarks/run.py --only dask``, see
-docs/performance.md) two workers were no faster per row than one process, so the
-crossover lies beyond any input measured. Pass ``--engine dask`` (or ``--workers N``) to
-use a cluster anyway.
+Below it the job runs in this process (``workers=0``). Measured on the 2-core development
+machine (``benchmarks/run.py --only dask``, docs/performance.md): the in-process path costs
+about 8 s fixed and about 1 us per row (the columnar engine); a local cluster of 2 workers
+about 29 s fixed, so even a perfect 2x on the rows would pay only after some 40M rows (the
+noisy fit of the measured times: 15M). Rounded down to 10M. ``--engine dask`` without
+``--workers``, or ``--workers N``, starts the cluster whatever the size.
 """
 
 
