@@ -52,7 +52,7 @@ RESULT_PER_RECORD = frozenset({"provenance", "identifiers"})
 """Result fields left out of the cache key: each record's own (see ``_SLOTS``)."""
 PANEL_OUTSIDE = frozenset({"results", "patient", "provenance"})
 
-_CACHE_LIMIT = 50_000
+_CACHE_LIMIT = 4_096
 """Entries before the cache is emptied: bounds memory on inputs that never repeat."""
 _PROBES = 64
 """Misses checked at run time (see the module docstring)."""
