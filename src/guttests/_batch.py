@@ -243,9 +243,8 @@ def write_records(
                 hits += 1
                 continue
             interp = run(r, patient, collected)
-            record = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
-            if ranges is not None:
-                record = _compact(record, ranges)
+            full = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
+            record = _compact(full, ranges) if ranges is not None else full
             lines.append(_dumps(record))
             interpreted += interp.interpreted
             if key is None or tpl is None:
@@ -257,7 +256,7 @@ def write_records(
                 continue
             if probes > 0:
                 probes -= 1
-                if not _same_without_per_record(r, panel, record, deidentify, ranges, run):
+                if not _same_without_per_record(r, panel, full, deidentify, run):
                     enabled = False
                     cache.clear()
                     continue
@@ -287,7 +286,6 @@ def _same_without_per_record(
     panel: Panel,
     record: dict[str, Any],
     deidentify: bool,
-    ranges: _Ranges | None,
     run: Callable[..., Any],
 ) -> bool:
     """Whether ``record`` stays the same, but for its slots, without what the key omits."""
@@ -298,8 +296,6 @@ def _same_without_per_record(
     probe_panel = panel.model_copy(update={"patient": patient, "results": (probe_r,)})
     interp = run(probe_r, patient, panel.collected)
     other = result_record(interp, panel=probe_panel, panel_index=-1, deidentify=deidentify)
-    if ranges is not None:
-        other = _compact(other, ranges)
     slots = {"source", "panel_index"}
     return {k: v for k, v in record.items() if k not in slots} == {
         k: v for k, v in other.items() if k not in slots
