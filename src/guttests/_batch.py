@@ -347,6 +347,11 @@ def choose_engine(
     """
     if source == "-" or not is_parquet(source):
         return "stream", workers
-    if workers is None and scheduler is None and parquet_rows(source) < DASK_MIN_ROWS:
-        return "dask", 0
+    if workers is None and scheduler is None:
+        try:
+            rows = parquet_rows(source)
+        except ImportError:  # no pyarrow: the Dask engine says what to install
+            return "dask", workers
+        if rows < DASK_MIN_ROWS:
+            return "dask", 0
     return "dask", workers
