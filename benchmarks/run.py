@@ -21,6 +21,23 @@ Rows (see docs/performance.md for the goals):
   results (200k with ``--quick``): peak RSS of the process, and CPU time per result of
   the same pipeline run in this process.
 
+Issue 17 (second round), whole processes where users run processes:
+
+* ``hl7_process``: ``python -m guttests batch in.hl7 -o out.ndjson -q`` on 40k OBX (10k
+  with ``--quick``) against a process running ``hl7.parse`` on every message of the same
+  file; goal >= 4x. CPU time (``wait4``), medians of interleaved pairs;
+* ``fhir_process``: the same on 20k FHIR NDJSON Observations (4k) against a process
+  validating each line with ``fhir.resources`` R4B; goal >= 10x;
+* ``compact``: bytes per result written by ``batch --compact`` (records + ranges file)
+  against the full records;
+* ``serial``: the report in every format for one patient with 10k serial results of one
+  analyte (2k with ``--quick``) against 10k results over 10 analytes; goal < 1.5x;
+* ``dask``: ``batch --engine dask`` with 0 (in-process), 1 and 2 local workers at several
+  sizes: fixed cost and per-row cost (least squares over best-of-2 wall times) and the
+  row count above which 2 workers beat the in-process path;
+* ``fhir_stream``: runs ``benchmarks/bench_fhir_stream.py`` (peak RSS of a FHIR Bundle
+  through ``batch``), when that script is present.
+
 Each timed run of guttests starts with its per-value caches empty (parsed values and
 units), as a fresh process would: otherwise repeats over one input find every value
 parsed already. Timing: the CPU time of the process doing the work (``time.process_time`` in this
@@ -53,7 +70,19 @@ sys.path.insert(0, str(HERE))
 import inputs  # noqa: E402  (benchmarks/inputs.py, next to this file)
 
 PYTHON = sys.executable
-ROWS = ("interpret", "hl7", "fhir", "cold_start", "batch")
+ROWS = (
+    "interpret",
+    "hl7",
+    "fhir",
+    "hl7_process",
+    "fhir_process",
+    "compact",
+    "serial",
+    "dask",
+    "fhir_stream",
+    "cold_start",
+    "batch",
+)
 
 
 # --- measuring ------------------------------------------------------------------------------
@@ -458,6 +487,392 @@ def bench_batch(quick: bool, sizes: Iterable[int] | None = None) -> list[dict[st
     return out
 
 
+# --- issue 17: whole processes, compact output, serial results, Dask, FHIR streaming -------
+
+
+def _compile_bytecode() -> None:
+    """Write the bytecode of guttests and of the baselines' packages, as an install does.
+
+    This machine may set PYTHONDONTWRITEBYTECODE; an editable install then recompiles
+    guttests' sources in every process (about 0.1 s), which no installed copy does.
+    """
+    import importlib.util
+
+    dirs = []
+    for name in ("guttests", "hl7", "fhir.resources"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            dirs.extend(spec.submodule_search_locations)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run(
+        [PYTHON, "-m", "compileall", "-q", *dirs], env=env, check=False, capture_output=True
+    )
+
+
+def paired(
+    argvs: dict[str, list[str]], repeats: int, stdout: Any = subprocess.DEVNULL
+) -> dict[str, dict[str, float]]:
+    """Whole processes, run in interleaved pairs (the order alternating each round).
+
+    Medians and spreads (max/min) of CPU seconds (user + system, ``wait4``) and wall seconds.
+    """
+    import statistics
+
+    cpu: dict[str, list[float]] = {k: [] for k in argvs}
+    wall: dict[str, list[float]] = {k: [] for k in argvs}
+    names = list(argvs)
+    for i in range(repeats):
+        for name in names if i % 2 == 0 else names[::-1]:
+            child = Child(argvs[name], stdout=stdout)
+            if child.returncode != 0:
+                raise RuntimeError(f"{name}: {_cli_note(child)}")
+            cpu[name].append(child.cpu)
+            wall[name].append(child.wall)
+    return {
+        name: {
+            "cpu": statistics.median(cpu[name]),
+            "wall": statistics.median(wall[name]),
+            "cpu_spread": max(cpu[name]) / min(cpu[name]),
+            "wall_min": min(wall[name]),
+            "runs": len(cpu[name]),
+        }
+        for name in names
+    }
+
+
+_HL7_BASELINE = """
+import sys, hl7
+text = open(sys.argv[1], encoding="utf-8", newline="").read()
+for part in text.split("MSH|")[1:]:
+    hl7.parse("MSH|" + part)
+"""
+
+_FHIR_BASELINE = """
+import sys, orjson
+from fhir.resources.R4B.observation import Observation
+with open(sys.argv[1], "rb") as f:
+    for line in f:
+        if line.strip():
+            Observation.model_validate(orjson.loads(line))
+"""
+
+
+def _process_row(
+    name: str,
+    what: str,
+    goal: float,
+    ours: list[str],
+    base: list[str],
+    base_name: str,
+    count: int,
+    repeats: int,
+) -> dict[str, Any]:
+    t = paired({"ours": ours, "baseline": base}, repeats)
+    mine, theirs = count / t["ours"]["cpu"], count / t["baseline"]["cpu"]
+    return row(
+        name,
+        what,
+        "results/s",
+        mine,
+        theirs,
+        f">= {goal:g}x (CPU time, medians of interleaved pairs)",
+        mine / theirs >= goal,
+        baseline_name=base_name,
+        wall_ratio=t["baseline"]["wall"] / t["ours"]["wall"],
+        cpu_s={k: v["cpu"] for k, v in t.items()},
+        cpu_spread={k: v["cpu_spread"] for k, v in t.items()},
+        pairs=repeats,
+    )
+
+
+def bench_hl7_process(quick: bool) -> list[dict[str, Any]]:
+    n = 10_000 if quick else 40_000
+    _compile_bytecode()
+    with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
+        src = Path(tmp) / "in.hl7"
+        _write_hl7(src, n)
+        out = Path(tmp) / "out.ndjson"
+        return [
+            _process_row(
+                "hl7_process",
+                f"HL7 v2 batch, {n:,} OBX: python -m guttests batch, whole process",
+                4,
+                [PYTHON, "-m", "guttests", "batch", str(src), "-o", str(out), "-q"],
+                [PYTHON, "-c", _HL7_BASELINE, str(src)],
+                "hl7.parse of every message, whole process",
+                n,
+                3 if quick else 5,
+            )
+        ]
+
+
+def bench_fhir_process(quick: bool) -> list[dict[str, Any]]:
+    import orjson
+
+    n = 4_000 if quick else 20_000
+    _compile_bytecode()
+    with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
+        src = Path(tmp) / "in.ndjson"
+        with src.open("wb") as f:
+            for r in inputs.fhir_observations(n):
+                f.write(orjson.dumps(r) + b"\n")
+        out = Path(tmp) / "out.ndjson"
+        return [
+            _process_row(
+                "fhir_process",
+                f"FHIR R4 NDJSON batch, {n:,} Observations: python -m guttests batch, "
+                "whole process",
+                10,
+                [PYTHON, "-m", "guttests", "batch", str(src), "-o", str(out), "-q"],
+                [PYTHON, "-c", _FHIR_BASELINE, str(src)],
+                "fhir.resources R4B Observation.model_validate per line, whole process",
+                n,
+                3 if quick else 5,
+            )
+        ]
+
+
+def bench_compact(quick: bool) -> list[dict[str, Any]]:
+    """Bytes per result: the full records against --compact (records + ranges file)."""
+    from guttests._batch import write_records
+    from guttests._readers import iter_panels
+
+    n = 10_000 if quick else 40_000
+    text = "".join(inputs.iter_hl7_chunks(n))
+    sizes = {}
+    for name, compact in (("full", False), ("compact", True)):
+        out, ranges = Sink(), Sink()
+        panels = iter_panels(io.StringIO(text, newline=""), "hl7v2", max_bytes=None)
+        got = write_records(panels, out, ranges_out=ranges if compact else None)
+        assert got[0] == n
+        sizes[name] = (out.count + ranges.count) / n
+    return [
+        row(
+            "compact",
+            f"batch output bytes per result, {n:,} HL7 results: --compact (records + "
+            "ranges file) against the full records",
+            "bytes/result",
+            sizes["compact"],
+            sizes["full"],
+            "smaller than the full records (each distinct range written once)",
+            sizes["compact"] < sizes["full"],
+            baseline_name="full records (the default)",
+        )
+    ]
+
+
+_SERIAL_NAMES = (
+    "Calprotectin",
+    "Zonulin",
+    "Secretory IgA",
+    "Lactoferrin",
+    "Pancreatic elastase",
+    "Beta-glucuronidase",
+    "Butyrate",
+    "Acetate",
+    "Propionate",
+    "Lysozyme",
+)
+
+
+def _serial_panels(n: int, analytes: int) -> list[Any]:
+    from datetime import date, timedelta
+
+    from guttests._models import Panel, PatientContext, Provenance, Result
+    from guttests._range_text import parse_range_text
+    from guttests._values import parse_value
+
+    patient = PatientContext(patient_id="P1", sex="female", birth_date=date(1980, 5, 1))
+    start = date(1990, 1, 1)
+    panels = []
+    for i in range(n):
+        text = f"{20 + (i * 37) % 300}"
+        result = Result(
+            name=_SERIAL_NAMES[i % analytes],
+            value_text=text,
+            value=parse_value(text),
+            unit="ug/g",
+            lab_range=parse_range_text("0-50", unit="ug/g"),
+            lab_range_text="0-50",
+            provenance=Provenance(location=f"row {i + 2}"),
+        )
+        when = start + timedelta(days=i)
+        panels.append(Panel(patient=patient, collected=when, results=(result,)))
+    return panels
+
+
+def bench_serial(quick: bool) -> list[dict[str, Any]]:
+    """Goal 3: one analyte's n serial results against n results over 10 analytes."""
+    from guttests._catalogue import Catalogue
+    from guttests._interpret import interpret_panels
+    from guttests._reports import FORMATS, build_report, render
+
+    n = 2_000 if quick else 10_000
+    catalogue = Catalogue.default()
+
+    def make(analytes: int) -> Callable[[], int]:
+        panels = _serial_panels(n, analytes)
+
+        def run() -> int:
+            interps = interpret_panels(panels, catalogue=catalogue)
+            report = build_report(
+                panels, interps, catalogue_hash="0" * 64, version="bench", catalogue=catalogue
+            )
+            for fmt in FORMATS:
+                render(report, fmt)
+            return n
+
+        return run
+
+    t = best_of({"10 analytes": make(10), "one analyte": make(1)}, repeats=1 if quick else 2)
+    one, ten = t["one analyte"][0], t["10 analytes"][0]
+    return [
+        row(
+            "serial",
+            f"report in every format ({', '.join(FORMATS)}): one patient, {n:,} serial "
+            "results of one analyte against 10 analytes",
+            "s",
+            one,
+            ten,
+            "< 1.5x",
+            one / ten < 1.5,
+            baseline_name=f"{n:,} results over 10 analytes",
+        )
+    ]
+
+
+def _write_parquet(path: Path, rows: int) -> None:
+    """The CSV column set as Parquet, rows from the HL7 analytes (numeric and qualitative)."""
+    import pandas as pd
+
+    rnd = inputs.random.Random(3)
+    names, values, units, ranges, patients = [], [], [], [], []
+    for i in range(rows):
+        _vt, code, value, unit, rng = inputs.HL7_ANALYTES[i % len(inputs.HL7_ANALYTES)]
+        names.append(code.split("^")[1])
+        values.append(value.format(v=rnd.uniform(1, 900), i=rnd.randint(0, 9)).replace("^", ""))
+        units.append(unit.split("^")[0])
+        ranges.append(rng)
+        patients.append(f"P{i // 20}")
+    frame = pd.DataFrame(
+        {
+            "Patient ID": patients,
+            "Test": names,
+            "Result": values,
+            "Units": units,
+            "Reference Range": ranges,
+        }
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    per_part = max(1, rows // 4)
+    for k, start in enumerate(range(0, rows, per_part)):
+        frame.iloc[start : start + per_part].to_parquet(path / f"part.{k}.parquet", index=False)
+
+
+def bench_dask(quick: bool) -> list[dict[str, Any]]:
+    """Goal 5: fixed cost and per-row cost of --engine dask, in-process and 1 -> 2 workers."""
+    try:
+        import dask  # noqa: F401
+        import pandas  # noqa: F401
+    except ImportError as exc:
+        return [skipped("dask", "Dask engine", f"not installed: {exc}")]
+    sizes = (20_000, 100_000) if quick else (50_000, 200_000, 500_000)
+    workers = (0, 1, 2)
+    wall: dict[tuple[int, int], float] = {}
+    with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
+        for size in sizes:
+            src = Path(tmp) / f"in-{size}"
+            _write_parquet(src, size)
+            argvs = {
+                str(w): [
+                    PYTHON,
+                    "-m",
+                    "guttests",
+                    "batch",
+                    "--engine",
+                    "dask",
+                    "--workers",
+                    str(w),
+                    "--overwrite",
+                    "-q",
+                    str(src),
+                    "-o",
+                    str(Path(tmp) / f"out-{size}-{w}"),
+                ]
+                for w in workers
+            }
+            t = paired(argvs, 2)
+            for w in workers:
+                wall[(size, w)] = t[str(w)]["wall_min"]  # best of 2: the least disturbed
+    fit: dict[int, tuple[float, float]] = {}
+    for w in workers:
+        # least squares over the sizes: wall = fixed + per_row * rows
+        xs, ys = list(sizes), [wall[(size, w)] for size in sizes]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        per_row = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+            (x - mx) ** 2 for x in xs
+        )
+        fit[w] = (my - per_row * mx, per_row)
+    (f0, r0), (f2, r2) = fit[0], fit[2]
+    crossover = (f2 - f0) / (r0 - r2) if r0 > r2 and f2 > f0 else None
+    return [
+        row(
+            f"dask_{w}",
+            f"--engine dask --workers {w}"
+            + (" (in-process, synchronous scheduler)" if w == 0 else " (local cluster)")
+            + ": fixed cost (s) and per-row cost (us), wall time fitted over "
+            + " and ".join(f"{s:,}" for s in sizes)
+            + " rows",
+            "s",
+            fit[w][0],
+            None,
+            "",
+            None,
+            us_per_row=fit[w][1] * 1e6,
+            wall_s={str(s): wall[(s, w)] for s in sizes},
+        )
+        for w in workers
+    ] + [
+        row(
+            "dask_crossover",
+            "rows above which 2 local Dask workers beat the in-process path (wall time)",
+            "rows",
+            crossover,
+            None,
+            "documented (docs/performance.md); the CLI picks the in-process path below it",
+            None,
+            note=None if crossover is not None else "2 workers are not faster per row here",
+        )
+    ]
+
+
+def bench_fhir_stream(quick: bool) -> list[dict[str, Any]]:
+    """Goal 2 (H2's script): peak RSS of batch on one FHIR Bundle, if the script is here."""
+    script = HERE / "bench_fhir_stream.py"
+    if not script.exists():
+        return [skipped("fhir_stream", "FHIR Bundle streaming", f"{script.name} not present")]
+    sizes = "100000" if quick else "10000,100000,1000000"
+    proc = subprocess.run(
+        [PYTHON, str(script), "--sizes", sizes], capture_output=True, text=True, check=False
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    last = lines[-1] if lines else f"exit {proc.returncode}"
+    for line in lines[:-1]:
+        print("    " + line)
+    return [
+        row(
+            "fhir_stream",
+            f"FHIR Bundle through guttests batch, {sizes} Observations: peak RSS ({script.name})",
+            "",
+            None,
+            None,
+            "<= 150 MB peak RSS at 1M Observations (the script's verdict)",
+            proc.returncode == 0 and "NOT met" not in last and "met" in last,
+            note=last,
+        )
+    ]
+
+
 # --- report ---------------------------------------------------------------------------------
 
 
@@ -485,7 +900,7 @@ def _fmt(x: float | None, unit: str) -> str:
         return "-"
     if unit in ("s", "x"):
         return f"{x:.2f}"
-    if unit in ("MB", "us/result"):
+    if unit in ("MB", "us/result", "bytes/result"):
         return f"{x:.1f}"
     return f"{x:,.0f}"
 
@@ -507,6 +922,19 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
                 f"\n    CPU: ours {r['cpu_ours']:.2f} s, baseline {r['cpu_baseline']:.2f} s, "
                 f"ratio {r['cpu_ratio']:.2f}x"
             )
+        if "wall_ratio" in r:
+            spread = ", ".join(f"{k} {v:.2f}x" for k, v in r["cpu_spread"].items())
+            line += (
+                f"\n    wall-time ratio {r['wall_ratio']:.2f}x; CPU seconds "
+                + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_s"].items())
+                + f"; spread (max/min over {r['pairs']} runs): {spread}"
+            )
+        if "us_per_row" in r:
+            line += f"\n    per row {r['us_per_row']:.1f} us; wall s by size: " + ", ".join(
+                f"{int(k):,}: {v:.1f}" for k, v in r["wall_s"].items()
+            )
+        if r.get("note"):
+            line += f"\n    note: {r['note']}"
         if "us_per_result" in r:
             line += "\n    per size: " + ", ".join(
                 f"{int(k):,}: {v:.1f} us" for k, v in r["us_per_result"].items()
@@ -534,6 +962,12 @@ def main(argv: list[str] | None = None) -> int:
         "interpret": bench_interpret,
         "hl7": bench_hl7,
         "fhir": bench_fhir,
+        "hl7_process": bench_hl7_process,
+        "fhir_process": bench_fhir_process,
+        "compact": bench_compact,
+        "serial": bench_serial,
+        "dask": bench_dask,
+        "fhir_stream": bench_fhir_stream,
         "cold_start": bench_cold_start,
         "batch": bench_batch,
     }

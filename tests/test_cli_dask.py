@@ -43,3 +43,27 @@ def test_dask_options_need_the_dask_engine(tmp_path: Path) -> None:
     done = _run("batch", str(FIXTURE), "-o", str(tmp_path / "x.ndjson"), "--workers", "2")
     assert done.returncode == 2
     assert "--engine dask" in done.stderr
+
+
+def test_auto_engine_runs_small_parquet_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--engine auto (the default): Parquet goes to the Dask engine, in this process below
+    the documented crossover; other inputs stream; --workers asks for a cluster."""
+    import guttests._batch as batch
+
+    frame = pd.read_csv(FIXTURE, dtype=str, keep_default_na=False)
+    src = tmp_path / "in"
+    src.mkdir()
+    frame.to_parquet(src / "part-0.parquet")
+    assert batch.parquet_rows(str(src)) == len(frame)
+    assert batch.choose_engine(str(src), None, None) == ("dask", 0)
+    assert batch.choose_engine(str(src), 2, None) == ("dask", 2)
+    assert batch.choose_engine(str(FIXTURE), None, None) == ("stream", None)
+    assert batch.choose_engine("-", None, None) == ("stream", None)
+    monkeypatch.setattr(batch, "DASK_MIN_ROWS", 1)
+    assert batch.choose_engine(str(src), None, None) == ("dask", None)
+    out = tmp_path / "out"
+    done = _run("batch", str(src), "-o", str(out))  # no --engine: auto
+    assert done.returncode == 0, done.stderr
+    assert len(pd.read_parquet(out)) == len(frame)

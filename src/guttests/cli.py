@@ -490,10 +490,13 @@ def _read_examples() -> list[Panel]:
 
 
 def _output_format(fmt: str | None, output: Path | None) -> Format:
-    """--format, else the format -o's extension names; an unknown extension is an error."""
+    """--format, else the format -o's extension names; an unknown extension is an error.
+
+    A device or FIFO (``/dev/null``, ``/dev/stdout``) names no format: text, as on stdout.
+    """
     if fmt is not None:
         return cast("Format", fmt)
-    if output is not None and not output.is_dir() and str(output) != "-":
+    if output is not None and _regular_or_new(output) and str(output) != "-":
         name = output.name.lower()
         for suffix, found in _BY_SUFFIX.items():
             if name.endswith(suffix):
@@ -503,6 +506,16 @@ def _output_format(fmt: str | None, output: Path | None) -> Format:
             f"{', '.join(_BY_SUFFIX)}, or give --format"
         )
     return "text"
+
+
+def _regular_or_new(path: Path) -> bool:
+    """Whether ``path`` is a regular file (through links) or does not exist yet."""
+    import stat
+
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True
 
 
 def _default_stem(inputs: Sequence[str], example: bool) -> str:
@@ -853,10 +866,12 @@ directory: the interpretation columns are appended row for row (needs guttests[d
 @click.option("-q", "--quiet", is_flag=True, help="No progress line and no final count.")
 @click.option(
     "--engine",
-    type=click.Choice(["stream", "dask"]),
-    default="stream",
+    type=click.Choice(["auto", "stream", "dask"]),
+    default="auto",
     show_default=True,
-    help="stream: one process, any input format. dask: Parquet in, Parquet out, on Dask.",
+    help="stream: one process, any input format. dask: Parquet in, Parquet out, on Dask. "
+    "auto: dask for Parquet input (in this process below the size where a local cluster "
+    "pays, see docs/performance.md), else stream.",
 )
 @click.option(
     "--workers",
@@ -871,6 +886,12 @@ directory: the interpretation columns are appended row for row (needs guttests[d
     type=click.IntRange(min=1),
     default=None,
     help="Stop with an error after this many results (default: no limit).",
+)
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="Write each distinct range once, to OUTPUT's .ranges.ndjson beside it; records "
+    'carry "range_ref" instead of the "range" object.',
 )
 @_input_options
 @_umask_option
@@ -887,10 +908,11 @@ def batch(
     input_format: str | None,
     csv_mapping: Path | None,
     encoding: str | None,
-    engine: str = "stream",
+    engine: str = "auto",
     workers: int | None = None,
     scheduler: str | None = None,
     overwrite: bool = False,
+    compact: bool = False,
 ) -> None:
     """Interpret every result of a large file into NDJSON, streaming, in constant memory."""
     if deidentify:
@@ -899,14 +921,19 @@ def batch(
     catalogue, optimal = _catalogues(range_paths, optimal_paths)
     policy = _policy(prefer_catalogue)
     mapping = _mapping(csv_mapping)
+    if engine == "auto":
+        from ._batch import choose_engine
+
+        engine, workers = choose_engine(source, workers, scheduler)
     if engine == "dask":
         if source == "-" or str(output) == "-":
             raise click.UsageError(
                 "--engine dask reads a Parquet file or directory and writes -o DIR"
             )
-        if deidentify or max_results or input_format or encoding:
+        if deidentify or max_results or input_format or encoding or compact:
             raise click.UsageError(
-                "--deidentify, --max-results, --input-format and --encoding do not apply to "
+                "--deidentify, --max-results, --input-format, --encoding and --compact do not "
+                "apply to "
                 "--engine dask (Parquet in, Parquet out)"
             )
         from .dataframe import interpret_parquet
@@ -948,10 +975,19 @@ def batch(
         max_results=max_results,
         progress=progress,
     )
+    if compact and to_stdout:
+        raise click.UsageError("--compact writes a ranges file beside -o FILE: give -o")
     with _collect_warnings(), _batch_source(source, encoding) as src:
         try:
             if to_stdout:
                 counts = run(src, sys.stdout.buffer)
+            elif compact:
+                counts = _to_file_atomically(
+                    compact_ranges_path(output),
+                    lambda ranges: _to_file_atomically(
+                        output, lambda out: run(src, out, ranges_out=ranges)
+                    ),
+                )
             else:
                 counts = _to_file_atomically(output, lambda out: run(src, out))
         finally:
@@ -967,6 +1003,11 @@ def batch(
 
 
 _T = TypeVar("_T")
+
+
+def compact_ranges_path(output: Path) -> Path:
+    """Where ``batch --compact -o OUT`` writes ranges: ``a.ndjson`` -> ``a.ranges.ndjson``."""
+    return output.with_name(f"{output.stem}.ranges.ndjson")
 
 
 _INPUTS_KEY = "guttests.inputs"
@@ -1103,17 +1144,14 @@ def _run_batch(
     deidentify: bool,
     max_results: int | None,
     progress: _Progress,
+    ranges_out: IO[bytes] | None = None,
 ) -> tuple[int, int, int]:
-    import orjson
-
-    from ._interpret import interpret_panel
+    from ._batch import write_records
     from ._readers import iter_panel_parts
-    from ._reports import result_record
 
-    total = interpreted = panels = 0
     # Results stream: a long CSV panel comes in parts that share its index, so memory does
     # not grow with the size of one panel.
-    for index, panel in iter_panel_parts(
+    panels = iter_panel_parts(
         src,
         cast("Any", input_format),
         csv_mapping=mapping,
@@ -1121,19 +1159,19 @@ def _run_batch(
         source_name="stdin" if not isinstance(src, Path) else None,
         max_bytes=None,
         max_results=max_results,
-    ):
-        panels = index + 1
-        lines = []
-        for interp in interpret_panel(panel, catalogue=catalogue, optimal=optimal, policy=policy):
-            record = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
-            lines.append(orjson.dumps(record))
-            interpreted += interp.interpreted
-        total += len(lines)
-        if lines:
-            out.write(b"\n".join(lines) + b"\n")
-        progress.update(total, panels)
+    )
+    total, interpreted, count = write_records(
+        panels,
+        out,
+        catalogue=catalogue,
+        optimal=optimal,
+        policy=policy,
+        deidentify=deidentify,
+        ranges_out=ranges_out,
+        progress=progress.update,
+    )
     out.flush()
-    return total, interpreted, panels
+    return total, interpreted, count
 
 
 # --- catalogue commands ------------------------------------------------------------------

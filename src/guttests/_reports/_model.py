@@ -627,11 +627,7 @@ def result_record(
         "caveats": [c.id for c in interp.caveats],
         "lab_flags": list(r.lab_flags),
         "lab_range_text": r.lab_range_text,
-        "source": {
-            "file": None if deidentify else prov.source,
-            "location": prov.location,
-            "format": prov.format,
-        },
+        "source": source_record(prov, deidentify),
         "panel": r.panel or (panel.name if panel is not None else None),
         "panel_index": panel_index,
         "collected": _when(collected),
@@ -646,6 +642,15 @@ def result_record(
         "specimen": str(specimen) if specimen is not None else r.specimen_text,
         "lab": r.lab or (panel.lab if panel is not None else None),
         "method": r.method,
+    }
+
+
+def source_record(prov: Provenance, deidentify: bool = False) -> dict[str, Any]:
+    """The ``source`` object of a result record (its file, location and format)."""
+    return {
+        "file": None if deidentify else prov.source,
+        "location": prov.location,
+        "format": prov.format,
     }
 
 

@@ -1,0 +1,365 @@
+"""The NDJSON writer of ``guttests batch``: one JSON record per result, with a record cache.
+
+The readers and the engine stay the one source of truth: every result is read by its
+reader into a :class:`~guttests.Result`, as everywhere else. What is cached is what comes
+*after* reading: the interpretation, :func:`~guttests._reports.result_record` and its JSON
+serialisation. Results that repeat (same analyte, value text, unit, range, lab, flags,
+specimen, collection time ... under the same patient sex, age and birth date) are
+interpreted, built and serialised once; later ones reuse the serialised bytes and fill in
+only the fields that belong to one record (``source``, ``panel_index``).
+
+The key is every field of the :class:`~guttests.Result` except its provenance and
+identifiers, every field of the :class:`~guttests.Panel` except its results, patient and
+provenance, and every field of the patient except the identity fields (``patient_id``,
+``identifiers``, ``name``). Nested models (ranges, codings, values) are keyed by identity:
+the readers share them between results (they cache them), and the cache keeps each keyed
+object alive, so an identity in the key always means the very same object. Results whose
+objects are not shared simply miss: slower, never wrong.
+
+A record must not depend on what the key leaves out, except through the fields filled in
+per record. Two guards hold that: ``tests/test_batch.py`` compares the output byte for byte
+with the plain path (:func:`write_records_plain`) on every fixture and on generated inputs,
+and at run time the first misses are checked by building each record a second time with
+the left-out fields changed (another location, no identifiers, an anonymous patient): a
+record that differs outside its per-record fields turns the cache off for the run.
+
+Compact output (``compact=True``) writes each distinct range once, to a separate stream,
+as ``{"range_ref": "r1", "range": {...}}`` lines; records carry ``"range_ref"`` in place of
+the ``"range"`` object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from operator import itemgetter
+from typing import IO, Any
+
+import orjson
+
+from ._interpret import DEFAULT_POLICY, RangePolicy, _engine, _resolve_catalogue
+from ._models import Panel, PatientContext, Provenance, Result
+from ._reports._model import result_record, source_record
+
+__all__ = ["BatchCounts", "write_records", "write_records_plain"]
+
+BatchCounts = tuple[int, int, int]
+"""(results, interpreted, panels)"""
+
+PATIENT_IDENTITY = frozenset({"patient_id", "identifiers", "name"})
+"""Patient fields left out of the cache key: they must not change a record."""
+RESULT_PER_RECORD = frozenset({"provenance", "identifiers"})
+"""Result fields left out of the cache key: each record's own (see ``_SLOTS``)."""
+PANEL_OUTSIDE = frozenset({"results", "patient", "provenance"})
+
+_CACHE_LIMIT = 4_096
+"""Entries before the cache is emptied: bounds memory on inputs that never repeat."""
+_PROBES = 64
+"""Misses checked at run time (see the module docstring)."""
+
+_RESULT_FIELDS = tuple(f for f in Result.model_fields if f not in RESULT_PER_RECORD)
+_PANEL_FIELDS = tuple(f for f in Panel.model_fields if f not in PANEL_OUTSIDE)
+_PATIENT_FIELDS = tuple(f for f in PatientContext.model_fields if f not in PATIENT_IDENTITY)
+_SLOT_SOURCE = "\x00guttests-slot-source\x00"
+_SLOT_INDEX = "\x00guttests-slot-index\x00"
+_PROBE_PROVENANCE = Provenance(source="probe", location="\x00probe\x00", format="probe")
+
+_dumps = orjson.dumps
+_UNSEEN = object()
+_SEEN = object()
+
+_TEXT_TYPES = (str, str | None, tuple[str, ...])
+
+
+def _by_value(name: str) -> bool:
+    """Result fields keyed by value: text, optional text and tuples of text (lab flags).
+
+    Equal means the same text there. Every other field (models, datetimes, enum members)
+    is keyed by identity: by value, equal instants in two time zones would compare equal
+    but are written differently (and 1 == 1.0 == True). The cache entry holds those
+    objects, so an identity in a live key always means the very same object.
+    """
+    return Result.model_fields[name].annotation in _TEXT_TYPES
+
+
+_VALUE_FIELDS = tuple(f for f in _RESULT_FIELDS if _by_value(f))
+_ID_FIELDS = tuple(f for f in _RESULT_FIELDS if not _by_value(f))
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """A fast getter of these keys' values, always as a tuple."""
+    if len(names) == 1:
+        (name,) = names
+        return lambda d: (d[name],)
+    return itemgetter(*names)
+
+
+_result_texts = _getter(_VALUE_FIELDS)
+_result_objects = _getter(_ID_FIELDS)
+_panel_values = _getter(_PANEL_FIELDS)
+_patient_values = _getter(_PATIENT_FIELDS)
+
+
+def _other(v: datetime) -> object:
+    return ("datetime", v.isoformat(), v.tzname())
+
+
+def _value_key(values: Any) -> tuple[Any, ...]:
+    # once per panel (panel name, collection time, lab; patient sex, birth date, age):
+    # by value, a datetime by its ISO text and zone name
+    return tuple([_other(v) if v.__class__ is datetime else v for v in values])
+
+
+class _Template:
+    """A record's bytes around its per-record fields."""
+
+    __slots__ = ("head", "interpreted", "keep", "middle", "order", "tail")
+
+    def __init__(self, data: bytes, interpreted: bool, keep: object) -> None:
+        src, idx = _dumps(_SLOT_SOURCE), _dumps(_SLOT_INDEX)
+        if data.count(src) != 1 or data.count(idx) != 1:
+            raise ValueError("slot marker not found once")
+        i, j = data.index(src), data.index(idx)
+        self.order = i < j  # source first
+        first, second = (src, idx) if self.order else (idx, src)
+        self.head, rest = data.split(first)
+        self.middle, self.tail = rest.split(second)
+        self.interpreted = interpreted
+        self.keep = keep
+
+    def fill(self, source: bytes, index: bytes) -> bytes:
+        if self.order:
+            return self.head + source + self.middle + index + self.tail
+        return self.head + index + self.middle + source + self.tail
+
+
+class _Ranges:
+    """Compact output: each distinct range record written once, referred to by id."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.refs: dict[bytes, str] = {}
+
+    def ref(self, record: dict[str, Any]) -> str:
+        data = _dumps(record)
+        ref = self.refs.get(data)
+        if ref is None:
+            ref = self.refs[data] = f"r{len(self.refs) + 1}"
+            self.out.write(_dumps({"range_ref": ref, "range": record}) + b"\n")
+        return ref
+
+
+def _compact(record: dict[str, Any], ranges: _Ranges) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in record.items():
+        if k == "range":
+            out["range_ref"] = ranges.ref(v) if v is not None else None
+        else:
+            out[k] = v
+    return out
+
+
+def _resolve_default() -> Any:
+    return _resolve_catalogue("default")
+
+
+def write_records_plain(
+    panels: Iterable[Panel] | Iterable[tuple[int, Panel]],
+    out: IO[bytes],
+    *,
+    catalogue: Any = "default",
+    optimal: Any = None,
+    policy: RangePolicy = DEFAULT_POLICY,
+    deidentify: bool = False,
+    ranges_out: IO[bytes] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BatchCounts:
+    """The reference path: interpret, build and serialise every result, no cache."""
+    from ._interpret import interpret_panel
+
+    ranges = _Ranges(ranges_out) if ranges_out is not None else None
+    total = interpreted = count = 0
+    for index, panel in _indexed(panels):
+        count = index + 1
+        lines = []
+        for interp in interpret_panel(panel, catalogue=catalogue, optimal=optimal, policy=policy):
+            record = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
+            if ranges is not None:
+                record = _compact(record, ranges)
+            lines.append(_dumps(record))
+            interpreted += interp.interpreted
+        total += len(lines)
+        if lines:
+            out.write(b"\n".join(lines) + b"\n")
+        if progress is not None:
+            progress(total, count)
+    return total, interpreted, count
+
+
+def write_records(
+    panels: Iterable[Panel] | Iterable[tuple[int, Panel]],
+    out: IO[bytes],
+    *,
+    catalogue: Any = "default",
+    optimal: Any = None,
+    policy: RangePolicy = DEFAULT_POLICY,
+    deidentify: bool = False,
+    ranges_out: IO[bytes] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    stats: dict[str, int] | None = None,
+) -> BatchCounts:
+    """Write one NDJSON record per result of ``panels`` to ``out``, in input order.
+
+    Byte for byte what :func:`write_records_plain` writes, faster on repeating results.
+    ``ranges_out``: compact output, the distinct ranges go there (see the module doc).
+    Returns (results, interpreted, panels); ``stats`` (if given) gets the cache's
+    ``hits`` and whether the run-time check turned it ``off`` (1) or not (0).
+    """
+    engine = _engine(_resolve_catalogue(catalogue), optimal, policy)
+    run = engine.run
+    ranges = _Ranges(ranges_out) if ranges_out is not None else None
+    cache: dict[tuple[Any, ...], object] = {}
+    probes = _PROBES
+    enabled = True
+    total = interpreted = count = hits = 0
+    write = out.write
+    for index, panel in _indexed(panels):
+        count = index + 1
+        pd = panel.__dict__
+        patient = pd["patient"]
+        collected = pd["collected"]
+        context = (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__)))
+        index_bytes = str(index).encode()
+        lines = []
+        for r in pd["results"]:
+            d = r.__dict__
+            objects = _result_objects(d)
+            key = (context, _result_texts(d), tuple(map(id, objects))) if enabled else None
+            tpl = cache.get(key, _UNSEEN) if key is not None else None
+            if tpl.__class__ is _Template:
+                source = _dumps(source_record(r.provenance, deidentify))
+                lines.append(tpl.fill(source, index_bytes))
+                interpreted += tpl.interpreted
+                hits += 1
+                continue
+            interp = run(r, patient, collected)
+            full = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
+            record = _compact(full, ranges) if ranges is not None else full
+            lines.append(_dumps(record))
+            interpreted += interp.interpreted
+            if key is None or tpl is None:
+                continue
+            if tpl is _UNSEEN:  # a template pays from the second sighting on
+                if len(cache) >= _CACHE_LIMIT:
+                    cache.clear()
+                cache[key] = _SEEN
+                continue
+            if probes > 0:
+                probes -= 1
+                if not _same_without_per_record(r, panel, full, deidentify, run):
+                    enabled = False
+                    cache.clear()
+                    continue
+            record["source"] = _SLOT_SOURCE
+            record["panel_index"] = _SLOT_INDEX
+            try:
+                made: _Template | None = _Template(
+                    _dumps(record), interp.interpreted, (objects, pd, patient)
+                )
+            except ValueError:  # a marker also inside the data: never cached
+                made = None
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = made
+        total += len(lines)
+        if lines:
+            write(b"\n".join(lines) + b"\n")
+        if progress is not None:
+            progress(total, count)
+    if stats is not None:
+        stats.update(hits=hits, off=int(not enabled))
+    return total, interpreted, count
+
+
+def _indexed(panels: Iterable[Panel] | Iterable[tuple[int, Panel]]) -> Iterator[tuple[int, Panel]]:
+    """``(panel_index, panel)`` pairs: panels are numbered in order; pairs (the parts of a
+    long panel from :func:`guttests._readers.iter_panel_parts` share its index) pass as
+    they are."""
+    for n, item in enumerate(panels):
+        yield item if isinstance(item, tuple) else (n, item)
+
+
+def _same_without_per_record(
+    r: Result,
+    panel: Panel,
+    record: dict[str, Any],
+    deidentify: bool,
+    run: Callable[..., Any],
+) -> bool:
+    """Whether ``record`` stays the same, but for its slots, without what the key omits."""
+    patient = panel.patient.model_copy(
+        update={f: PatientContext.model_fields[f].default for f in PATIENT_IDENTITY}
+    )
+    probe_r = r.model_copy(update={"provenance": _PROBE_PROVENANCE, "identifiers": ()})
+    probe_panel = panel.model_copy(update={"patient": patient, "results": (probe_r,)})
+    interp = run(probe_r, patient, panel.collected)
+    other = result_record(interp, panel=probe_panel, panel_index=-1, deidentify=deidentify)
+    slots = {"source", "panel_index"}
+    return {k: v for k, v in record.items() if k not in slots} == {
+        k: v for k, v in other.items() if k not in slots
+    }
+
+
+# --- choosing the engine -----------------------------------------------------------------
+
+DASK_MIN_ROWS = 10_000_000
+"""Parquet rows from which ``batch --engine auto`` starts a local Dask cluster.
+
+Below it the job runs in this process (``workers=0``). Measured on the 2-core development
+machine (``benchmarks/run.py --only dask``, docs/performance.md): the in-process path costs
+about 8 s fixed and about 1 us per row (the columnar engine); a local cluster of 2 workers
+about 29 s fixed, so even a perfect 2x on the rows would pay only after some 40M rows (the
+noisy fit of the measured times: 15M). Rounded down to 10M. ``--engine dask`` without
+``--workers``, or ``--workers N``, starts the cluster whatever the size.
+"""
+
+
+def is_parquet(source: str) -> bool:
+    """Whether ``source`` is a Parquet file or a directory holding Parquet files."""
+    from pathlib import Path
+
+    path = Path(source)
+    if path.is_dir():
+        return any(path.rglob("*.parquet"))
+    return path.suffix.lower() in {".parquet", ".parq"} and path.is_file()
+
+
+def parquet_rows(source: str) -> int:
+    """Rows of a Parquet file or directory, from the files' footers (no data read)."""
+    from pathlib import Path
+
+    import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
+
+    path = Path(source)
+    files = sorted(path.rglob("*.parquet")) if path.is_dir() else [path]
+    return sum(int(pq.read_metadata(f).num_rows) for f in files)
+
+
+def choose_engine(
+    source: str, workers: int | None, scheduler: str | None
+) -> tuple[str, int | None]:
+    """``batch --engine auto``: ("dask", workers) for Parquet input, else ("stream", workers).
+
+    A Parquet input below :data:`DASK_MIN_ROWS` rows runs in this process (``workers=0``)
+    unless ``workers`` or ``scheduler`` ask for a cluster.
+    """
+    if source == "-" or not is_parquet(source):
+        return "stream", workers
+    if workers is None and scheduler is None:
+        try:
+            rows = parquet_rows(source)
+        except ImportError:  # no pyarrow: the Dask engine says what to install
+            return "dask", workers
+        if rows < DASK_MIN_ROWS:
+            return "dask", 0
+    return "dask", workers

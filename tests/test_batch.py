@@ -1,0 +1,228 @@
+"""The batch writer's record cache changes nothing: byte for byte the plain path's output.
+
+``write_records`` (the cached path ``guttests batch`` uses) against ``write_records_plain``
+(interpret, build and serialise every result) on every reader fixture and on generated
+inputs of every format, each repeated three times over (from the third sighting on the
+cache answers), with and without ``deidentify`` and compact output.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import guttests._batch as batch
+from guttests._batch import write_records, write_records_plain
+from guttests._errors import GuttestsError
+from guttests._models import Panel, PatientContext, Provenance, Result
+from guttests._range_text import parse_range_text
+from guttests._readers import CsvMapping, iter_panels
+from guttests._values import parse_value
+from guttests.testing import panels as panel_strategy
+from guttests.testing import to_csv, to_fhir, to_hl7v2, to_json
+
+FIXTURES = Path(__file__).parent / "fixtures"
+READER_FIXTURES = sorted(
+    p
+    for d in ("hl7v2", "fhir", "csv", "json")
+    for p in (FIXTURES / d).iterdir()
+    if p.suffix in {".hl7", ".json", ".ndjson", ".csv", ".tsv"}
+)
+
+
+def _read(source: Path | str, fmt: str | None = None) -> list[Panel]:
+    src: Any = io.StringIO(source, newline="") if isinstance(source, str) else source
+    return list(iter_panels(src, fmt, max_bytes=None, max_results=None))  # type: ignore[arg-type]
+
+
+def _both(
+    panels: Sequence[Panel],
+    *,
+    deidentify: bool = False,
+    compact: bool = False,
+    stats: dict[str, int] | None = None,
+) -> tuple[tuple[bytes, bytes, Any, list[str]], tuple[bytes, bytes, Any, list[str]]]:
+    outs = []
+    for write in (write_records_plain, write_records):
+        out, ranges = io.BytesIO(), io.BytesIO()
+        kw: dict[str, Any] = {"stats": stats} if write is write_records else {}
+        with warnings.catch_warnings(record=True) as caught:  # the same warnings too
+            warnings.simplefilter("always")
+            counts = write(
+                panels, out, deidentify=deidentify, ranges_out=ranges if compact else None, **kw
+            )
+        said = [f"{w.category.__name__}: {w.message}" for w in caught]
+        outs.append((out.getvalue(), ranges.getvalue(), counts, said))
+    return outs[0], outs[1]
+
+
+def _readable(path: Path) -> list[Panel] | None:
+    options: dict[str, Any] = {}
+    if path.name == "latin1.csv":
+        options["encoding"] = "latin-1"
+    if path.with_suffix(".toml").exists():  # a CSV export with its column mapping
+        options["csv_mapping"] = CsvMapping.from_toml(path.with_suffix(".toml"))
+    try:
+        return list(iter_panels(path, max_bytes=None, max_results=None, **options))
+    except GuttestsError:  # fixtures of bad input (an empty file): nothing to write
+        return None
+
+
+@pytest.mark.parametrize("path", READER_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("deidentify", [False, True])
+@pytest.mark.parametrize("compact", [False, True])
+def test_fixtures_byte_identical(path: Path, deidentify: bool, compact: bool) -> None:
+    panels = _readable(path)
+    if panels is None:
+        pytest.skip("not readable input (a test of errors, not of batch output)")
+    # every result three times: the second builds its template, the third is a hit
+    thrice = panels * 3
+    stats: dict[str, int] = {}
+    plain, fast = _both(thrice, deidentify=deidentify, compact=compact, stats=stats)
+    assert fast == plain
+    assert stats["off"] == 0
+    if panels:
+        assert stats["hits"] > 0
+    lines = plain[0].splitlines()
+    assert len(lines) == 3 * sum(len(p.results) for p in panels)  # nothing lost
+    if compact:
+        refs = {json.loads(line)["range_ref"] for line in plain[1].splitlines()}
+        assert len(refs) == len(plain[1].splitlines())  # each range once
+        for line in lines:
+            ref = json.loads(line)["range_ref"]
+            assert ref is None or ref in refs
+
+
+WRITERS: dict[str, Callable[[Sequence[Panel]], str]] = {
+    "hl7v2": to_hl7v2,
+    "fhir": to_fhir,
+    "csv": to_csv,
+    "json": to_json,
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(panel_strategy(max_results=4), min_size=1, max_size=3),
+    st.sampled_from(sorted(WRITERS)),
+    st.booleans(),
+)
+def test_generated_inputs_byte_identical(panels: list[Panel], fmt: str, compact: bool) -> None:
+    # written twice over: the second copy repeats every result under another patient
+    # (same sex, age, birth date) and provenance
+    read = _read(WRITERS[fmt](panels + panels), fmt)
+    plain, fast = _both(read * 3, compact=compact)
+    assert fast == plain
+
+
+def _repeating_panels() -> list[Panel]:
+    def result(i: int) -> Result:
+        return Result(
+            name="Calprotectin",
+            value_text="75",
+            value=parse_value("75"),
+            unit="ug/g",
+            lab_range=parse_range_text("0-50", unit="ug/g"),
+            lab_range_text="0-50",
+            provenance=Provenance(source="a.hl7", location=f"OBX {i}", format="hl7v2"),
+        )
+
+    patients = [
+        PatientContext(patient_id=f"P{k}", name=f"Name {k}", sex="female") for k in range(3)
+    ]
+    return [Panel(patient=p, results=tuple(result(i) for i in range(4))) for p in patients]
+
+
+def test_cache_answers_repeats() -> None:
+    """The cache is used: repeated results are not interpreted again."""
+    calls = 0
+    panels = _repeating_panels()
+    real = batch._engine(batch._resolve_default(), None, batch.DEFAULT_POLICY).run
+
+    def counting(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(*args)
+
+    engine = batch._engine(batch._resolve_default(), None, batch.DEFAULT_POLICY)
+    engine.run = counting  # type: ignore[method-assign]
+    try:
+        out = io.BytesIO()
+        write_records(panels, out)
+    finally:
+        del engine.run
+    # 12 results: the first two sightings of the key are interpreted (the second builds
+    # the template), the first misses are probed once more each (see _PROBES)
+    assert calls < 12
+    assert len(out.getvalue().splitlines()) == 12
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        lambda rec, interp, panel: interp.result.provenance.location,
+        lambda rec, interp, panel: panel.patient.patient_id if panel else None,
+        lambda rec, interp, panel: panel.patient.name if panel else None,
+    ],
+    ids=["provenance", "patient_id", "patient_name"],
+)
+@pytest.mark.parametrize("compact", [False, True])
+def test_run_time_guard_turns_the_cache_off(
+    monkeypatch: pytest.MonkeyPatch, leak: Callable[..., Any], compact: bool
+) -> None:
+    """A record that depends on what the key leaves out (here: a new field leaking the
+    location or patient identity) is caught at run time: output stays the plain path's."""
+    real = batch.result_record
+
+    def leaky(interp: Any, *, panel: Any = None, **kw: Any) -> dict[str, Any]:
+        rec = real(interp, panel=panel, **kw)
+        rec["leak"] = leak(rec, interp, panel)
+        if rec["range"] is not None:  # in the range too: no stray line in the ranges file
+            rec["range"] = {**rec["range"], "leak": rec["leak"]}
+        return rec
+
+    monkeypatch.setattr(batch, "result_record", leaky)
+    stats: dict[str, int] = {}
+    plain, fast = _both(_repeating_panels(), stats=stats, compact=compact)
+    assert fast == plain
+    assert stats["off"] == 1
+    assert all(json.loads(line)["status"] == "interpreted" for line in plain[0].splitlines())
+    leaks = [json.loads(line)["leak"] for line in plain[0].splitlines()]
+    assert len(set(leaks)) > 1
+
+
+def test_cli_compact_writes_ranges_beside_the_output(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from guttests.cli import cli, compact_ranges_path
+
+    src = FIXTURES / "hl7v2" / "stool_comprehensive.hl7"
+    full, small = tmp_path / "full.ndjson", tmp_path / "small.ndjson"
+    runner = CliRunner()
+    for out, extra in ((full, []), (small, ["--compact"])):
+        res = runner.invoke(cli, ["batch", str(src), "-o", str(out), "-q", *extra])
+        assert res.exit_code == 0, res.output
+    ranges_path = compact_ranges_path(small)
+    assert ranges_path == tmp_path / "small.ranges.ndjson"
+    ranges = {
+        r["range_ref"]: r["range"]
+        for r in map(json.loads, ranges_path.read_text(encoding="utf-8").splitlines())
+    }
+    full_records = [json.loads(line) for line in full.read_text(encoding="utf-8").splitlines()]
+    small_records = [json.loads(line) for line in small.read_text(encoding="utf-8").splitlines()]
+    assert len(full_records) == len(small_records) > 0
+    for a, b in zip(full_records, small_records, strict=True):
+        ref = b.pop("range_ref")
+        assert a.pop("range") == (ranges[ref] if ref is not None else None)
+        assert a == b
+    assert small.stat().st_size < full.stat().st_size
+    res = runner.invoke(cli, ["batch", str(src), "--compact", "-q"])
+    assert res.exit_code == 2  # stdout has no place for the ranges
