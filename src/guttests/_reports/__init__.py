@@ -16,15 +16,20 @@ Jinja2 (HTML) and the FHIR code are imported only when those formats are rendere
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from collections.abc import Mapping
+from importlib.resources import files
+from typing import Any, Literal
 
 from .._errors import ReportError
 from ._model import (
     SCHEMA_ID,
     AnalyteLookup,
     Report,
+    ReportDocument,
     ResultRow,
     build_report,
+    report_json_schema,
     result_record,
 )
 
@@ -34,18 +39,66 @@ __all__ = [
     "AnalyteLookup",
     "Format",
     "Report",
+    "ReportDocument",
     "ResultRow",
     "build_report",
     "render",
+    "report_json_schema",
+    "report_schema",
     "result_record",
+    "schema_documents",
 ]
+
+SCHEMA_FILES: dict[str, str] = {
+    "report": "guttests-report-1.schema.json",
+    "results": "guttests-results-1.schema.json",
+}
+"""Published JSON Schemas: packaged in ``guttests/_data/schemas`` and copied to
+``docs/schemas`` (both generated from the models by ``scripts/write_schemas.py``)."""
+
+
+def schema_documents() -> dict[str, dict[str, Any]]:
+    """The published JSON Schemas, generated from the models, by file name."""
+    from .._readers.jsonio import results_document_schema
+
+    return {
+        SCHEMA_FILES["report"]: report_json_schema(),
+        SCHEMA_FILES["results"]: results_document_schema(),
+    }
+
+
+def report_schema(kind: Literal["report", "results"] = "report") -> dict[str, Any]:
+    """The JSON Schema shipped with guttests: ``"report"`` for the JSON report (and, in its
+    ``$defs``, the ``ResultRow`` line of ``guttests batch``), ``"results"`` for the
+    ``guttests-results/1`` input document.
+
+    >>> report_schema()["properties"]["schema"]["const"]
+    'guttests-report/1'
+    """
+    if kind not in SCHEMA_FILES:
+        raise ReportError(f"unknown schema {kind!r}", hint=f"choose one of {tuple(SCHEMA_FILES)}")
+    text = (files("guttests") / "_data" / "schemas" / SCHEMA_FILES[kind]).read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
 
 Format = Literal["text", "md", "html", "json", "fhir"]
 FORMATS: tuple[Format, ...] = ("text", "md", "html", "json", "fhir")
 
 
-def render(report: Report, format: Format, *, colour: bool = False) -> str:
+def render(
+    report: Report,
+    format: Format,
+    *,
+    colour: bool = False,
+    identifier_systems: Mapping[str, str] | None = None,
+) -> str:
     """Render a report; ``colour`` adds ANSI colour to the text format only.
+
+    ``identifier_systems`` (FHIR only) maps an HL7 v2 assigning authority (CX.4, as the
+    input wrote it) to the identifier system URI your organisation registered for it;
+    without a mapping an identifier keeps its assigner and type but gets no system
+    (docs/integration.md).
 
     The renderers only read the :class:`Report`: they never re-decide a flag or
     re-convert a unit.
@@ -69,5 +122,5 @@ def render(report: Report, format: Format, *, colour: bool = False) -> str:
     if format == "fhir":
         from ._fhir import render_fhir
 
-        return render_fhir(report)
+        return render_fhir(report, identifier_systems=identifier_systems)
     raise ReportError(f"unknown report format {format!r}", hint=f"choose one of {FORMATS}")
