@@ -17,6 +17,8 @@ Assay-specific units never convert into other units, nor into plain numbers:
 False
 >>> is_arbitrary("kUA/L")
 True
+>>> compatible("EU/mL", "U/mL")
+False
 
 The unit table (definitions in ``_data/units.txt``) and the UCUM grammar are
 built once, on the first call, never when ``guttests`` is imported; the pint
@@ -159,6 +161,8 @@ class _Spellings:
     canonical: Mapping[str, str]
     dimensionless: frozenset[str]
     suspect: Mapping[str, str]
+    assay: Mapping[str, str]
+    """Lab spellings of assay-specific units (EU, AU, ...), replaced before UCUM parsing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +184,13 @@ def _read_data() -> str:
 
 
 def _read_spellings(lines: list[str]) -> _Spellings:
-    tables: dict[str, dict[str, str]] = {"whole": {}, "token": {}, "canonical": {}, "suspect": {}}
+    tables: dict[str, dict[str, str]] = {
+        "whole": {},
+        "token": {},
+        "canonical": {},
+        "suspect": {},
+        "assay": {},
+    }
     dimensionless: set[str] = set()
     for line in lines:
         m = _SPELLING_LINE.match(line)
@@ -201,6 +211,7 @@ def _read_spellings(lines: list[str]) -> _Spellings:
         canonical=tables["canonical"],
         dimensionless=frozenset(dimensionless),
         suspect=tables["suspect"],
+        assay=tables["assay"],
     )
 
 
@@ -434,6 +445,22 @@ def _lab_to_ucum(state: _State, text: str) -> str | None:
     return None if candidate == text else candidate
 
 
+def _assay_spelling(state: _State, code: str) -> tuple[str, bool]:
+    """Replace the lab spellings of assay-specific units (``EU/mL`` -> ``{EU}/mL``).
+
+    Done before UCUM parsing: EU, AU, TU, PU would otherwise parse as UCUM prefixes or
+    units (exa-U, astronomical unit, tera-U, peta-U).
+    """
+    table = state.spellings.assay
+    if not table:
+        return code, False
+    parts = code.split("/")
+    swapped = [table.get(p.strip(), p) for p in parts]
+    if swapped == parts:
+        return code, False
+    return "/".join(swapped), True
+
+
 def _try_parse(state: _State, code: str) -> Tree[Token] | None:
     from lark.exceptions import LarkError
 
@@ -452,6 +479,7 @@ def _parse(text: str) -> _Parsed:
     state = _state()
     cleaned = _SPACES.sub(" ", text.translate(_MICRO_SIGNS).strip())
     code = state.spellings.whole.get(cleaned.casefold(), cleaned)
+    code, assay = _assay_spelling(state, code)
     tree = _try_parse(state, code)
     if tree is None:
         alt = _lab_to_ucum(state, code)
@@ -468,7 +496,8 @@ def _parse(text: str) -> _Parsed:
     unit = Unit(
         text=text,
         canonical=node.text,
-        ucum=node.text,
+        # an assay spelling (EU/mL) has no UCUM code: {EU}/mL would mean 'per mL' to UCUM
+        ucum=None if assay else node.text,
         arbitrary=any(_is_arbitrary_dim(d) for d, _ in dims),
         dimensionless=not dims and not fractions,
     )
