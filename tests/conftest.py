@@ -44,3 +44,19 @@ def conformance() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared/conformance is not present on this machine")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def _every_fhir_output_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every FHIR output the suite renders validates (R4B) and passes the semantic checks."""
+    from fhir_checks import check_fhir
+    from guttests._reports import _fhir
+
+    original = _fhir.render_fhir
+
+    def checked(*args: object, **kwargs: object) -> str:
+        out = original(*args, **kwargs)  # type: ignore[arg-type]
+        check_fhir(out)
+        return out
+
+    monkeypatch.setattr(_fhir, "render_fhir", checked)

@@ -14,7 +14,8 @@ EXPECTED = {
     "parse_value", "parse_range_text", "parse_unit", "convert", "Unit",
     "QuantityValue", "CensoredValue", "QualitativeValue", "OrdinalValue",
     # models
-    "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Identifier", "Interpretation",
+    "Age", "Analyte", "Applicability", "Band", "Caveat", "Citation", "Coding", "Identifier",
+    "Interpretation",
     "OptimalAssessment", "Panel", "PatientContext", "Position", "Provenance", "ReferenceRange",
     "Result",
     # enums
@@ -23,7 +24,7 @@ EXPECTED = {
     "Catalogue", "load_optimal", "validate_range_files", "RangePolicy",
     "interpret", "interpret_panel", "interpret_panels",
     # reports
-    "Report", "build_report", "render", "result_record",
+    "Report", "build_report", "render", "report_schema", "result_record",
     # errors
     "GuttestsError", "InputError", "FormatError", "HL7Error", "FHIRError", "CSVError",
     "LimitExceededError", "ValueParseError", "UnitError", "RangeError", "CatalogueError",

@@ -11,6 +11,8 @@ cited reference range that carries units, and write neutral reports.
 "analyte 'Calprotectin, Feces' is not in the catalogue and the lab gave no reference range"
 """
 
+import sys as _sys
+
 from ._catalogue import Catalogue, load_optimal, validate_range_files
 from ._errors import (
     CatalogueError,
@@ -50,7 +52,7 @@ from ._models import (
 from ._range_text import parse_range_text
 from ._readers import ReadItem, detect_format, iter_panels, iter_results, read
 from ._readers.csv import CsvMapping
-from ._reports import Report, build_report, render, result_record
+from ._reports import Report, build_report, render, report_schema, result_record
 from ._types import (
     Family,
     InterpretationCode,
@@ -62,6 +64,13 @@ from ._types import (
 from ._units import Unit, convert, parse_unit
 from ._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue, parse_value
 from ._version import __version__
+
+if "hypothesis" in _sys.modules:
+    # st.from_type for the models: registered lazily, here when hypothesis came first
+    # (the hypothesis entry point does it when guttests came first)
+    from ._hypothesis_plugin import register as _register_strategies
+
+    _register_strategies()
 
 __all__ = [
     "Age",
@@ -75,7 +84,6 @@ __all__ = [
     "CensoredValue",
     "Citation",
     "Coding",
-    "Identifier",
     "ContextError",
     "CsvMapping",
     "FHIRError",
@@ -84,6 +92,7 @@ __all__ = [
     "GuttestsError",
     "GuttestsWarning",
     "HL7Error",
+    "Identifier",
     "InputError",
     "Interpretation",
     "InterpretationCode",
@@ -125,6 +134,7 @@ __all__ = [
     "parse_value",
     "read",
     "render",
+    "report_schema",
     "result_record",
     "validate_range_files",
 ]

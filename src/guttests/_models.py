@@ -482,7 +482,8 @@ class Identifier(Frozen):
     code (HL7 v2 CX.5, FHIR ``Identifier.type``, e.g. ``MR``). Two identifiers with the same
     value under different systems or assigners are different identities.
 
-    >>> Identifier(value="123", assigner="HOSPA").key == Identifier(value="123", assigner="HOSPB").key
+    >>> a, b = Identifier(value="123", assigner="HOSPA"), Identifier(value="123", assigner="HOSPB")
+    >>> a.key == b.key
     False
     """
 

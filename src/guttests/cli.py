@@ -704,7 +704,7 @@ def batch(
                 "--deidentify, --max-results, --input-format and --encoding do not apply to "
                 "--engine dask (Parquet in, Parquet out)"
             )
-        from .dataframe import interpret_parquet
+        from .dask import interpret_parquet
 
         summary = interpret_parquet(
             source,

@@ -92,13 +92,15 @@ def render(
     *,
     colour: bool = False,
     identifier_systems: Mapping[str, str] | None = None,
+    coding_systems: Mapping[str, str] | None = None,
 ) -> str:
     """Render a report; ``colour`` adds ANSI colour to the text format only.
 
     ``identifier_systems`` (FHIR only) maps an HL7 v2 assigning authority (CX.4, as the
     input wrote it) to the identifier system URI your organisation registered for it;
     without a mapping an identifier keeps its assigner and type but gets no system
-    (docs/integration.md).
+    (docs/integration.md). ``coding_systems`` (FHIR only) maps a local coding-system name
+    (``99LAB``) to a URI; local systems are otherwise written without a system.
 
     The renderers only read the :class:`Report`: they never re-decide a flag or
     re-convert a unit.
@@ -122,5 +124,7 @@ def render(
     if format == "fhir":
         from ._fhir import render_fhir
 
-        return render_fhir(report, identifier_systems=identifier_systems)
+        return render_fhir(
+            report, identifier_systems=identifier_systems, coding_systems=coding_systems
+        )
     raise ReportError(f"unknown report format {format!r}", hint=f"choose one of {FORMATS}")

@@ -212,13 +212,24 @@ def _reference_range(row: ResultRow) -> list[dict[str, Any]]:
     rng = row.range
     if rng is None:
         return [{"text": _s(row.lab_range_text)}] if row.lab_range_text else []
-    origin = label(f"origin_{rng.origin}") if rng.origin else rng.category
-    text = f"{rng.text} ({origin}; {label('applies_to')} {rng.applies_to}). Source: {rng.source}"
+    text = _range_statement(row)
+    if rng.origin == "lab":
+        # the lab's own range keeps the lab's text, or its limits only (read back as it
+        # came in); the source statement is in a note
+        text = rng.lab_text or ""
     entry: dict[str, Any] = {
-        "low": _quantity(rng.low, rng.unit) if rng.low is not None else None,
-        "high": _quantity(rng.high, rng.unit) if rng.high is not None else None,
+        # FHIR range limits are inclusive: an exclusive limit (>200) is stated in text only
+        "low": _quantity(rng.low, rng.unit) if rng.low is not None and rng.low_inclusive else None,
+        "high": (
+            _quantity(rng.high, rng.unit) if rng.high is not None and rng.high_inclusive else None
+        ),
         "text": _s(text),
     }
+    exclusive = (rng.low is not None and not rng.low_inclusive) or (
+        rng.high is not None and not rng.high_inclusive
+    )
+    if not entry["text"] and (exclusive or (entry["low"] is None and entry["high"] is None)):
+        entry["text"] = _s(_range_statement(row))
     if rng.category == "reference":
         entry["type"] = {
             "coding": [{"system": _RANGE_MEANING, "code": "normal", "display": "Normal Range"}]
@@ -226,8 +237,21 @@ def _reference_range(row: ResultRow) -> list[dict[str, Any]]:
     return [entry]
 
 
+def _range_statement(row: ResultRow) -> str:
+    rng = row.range
+    if rng is None:
+        return ""
+    origin = label(f"origin_{rng.origin}") if rng.origin else rng.category
+    return f"{rng.text} ({origin}; {label('applies_to')} {rng.applies_to}). Source: {rng.source}"
+
+
 def _notes(row: ResultRow, report: Report, time_note: str | None) -> list[dict[str, Any]]:
     notes: list[str | None] = []
+    rng = row.range
+    if rng is not None and rng.origin == "lab":
+        notes.append(f"{label('range')}: {_range_statement(row)}")
+    elif rng is not None and row.lab_range_text:
+        notes.append(f"{label('lab_range')}: {row.lab_range_text}")
     if row.status == "not_interpretable":
         notes.append(f"{label('not_interpretable')}: {row.reason or ''}".strip())
     if row.position and row.position.text:

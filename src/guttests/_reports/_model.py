@@ -344,6 +344,10 @@ class Report(_Out):
         for i, panel in enumerate(panels):
             panel["rows"] = rows[i]
         doc["panels"] = panels
+        doc.setdefault(
+            "has_optimal",
+            any(isinstance(r, dict) and r.get("optimal") is not None for r in results),
+        )
         return doc
 
 
