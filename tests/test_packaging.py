@@ -78,7 +78,10 @@ def test_testing_extra_is_light() -> None:
 
 def test_import_hypothesis_does_not_import_guttests() -> None:
     """The hypothesis entry point costs nothing when guttests is not used."""
-    code = "import sys, hypothesis; print(sorted(m for m in sys.modules if m.split('.')[0] == 'guttests'))"
+    code = (
+        "import sys, hypothesis\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'guttests'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
