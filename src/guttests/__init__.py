@@ -13,7 +13,7 @@ cited reference range that carries units, and write neutral reports.
 
 import sys as _sys
 
-from ._catalogue import Catalogue, load_optimal, validate_range_files
+from ._catalogue import Catalogue, load_optimal, range_file_schema, validate_range_files
 from ._errors import (
     CatalogueError,
     ContextError,
@@ -52,6 +52,7 @@ from ._models import (
 from ._range_text import parse_range_text
 from ._readers import ReadItem, detect_format, iter_panels, iter_results, read
 from ._readers.csv import CsvMapping
+from ._readers.jsonio import dump_panels
 from ._reports import Report, build_report, render, report_schema, result_record
 from ._types import (
     Family,
@@ -123,6 +124,7 @@ __all__ = [
     "build_report",
     "convert",
     "detect_format",
+    "dump_panels",
     "interpret",
     "interpret_panel",
     "interpret_panels",
@@ -132,6 +134,7 @@ __all__ = [
     "parse_range_text",
     "parse_unit",
     "parse_value",
+    "range_file_schema",
     "read",
     "render",
     "report_schema",

@@ -28,8 +28,9 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from ._catalogue import Catalogue  # at run time too: typing.get_type_hints(interpret)
 from ._errors import UnitError
 from ._models import (
     Analyte,
@@ -47,9 +48,6 @@ from ._models import (
 )
 from ._types import InterpretationCode, RangeCategory, ResultStatus, ValueKind
 from ._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue
-
-if TYPE_CHECKING:
-    from ._catalogue import Catalogue
 
 __all__ = ["RangePolicy", "interpret", "interpret_panel", "interpret_panels"]
 

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     import pint
     from lark import Lark, Tree
     from lark.lexer import Token
+
+    _PintRegistry: TypeAlias = pint.UnitRegistry[Any]
+else:
+    # pint loads lazily; at run time the annotation resolves to Any, so that
+    # typing.get_type_hints(registry) works without importing pint
+    _PintRegistry = Any
 
 __all__ = [
     "Unit",
@@ -303,7 +309,7 @@ def _as_regex(line: str) -> str:
     return f"{m['name']}: /(?:{pattern})/"
 
 
-def registry() -> pint.UnitRegistry[Any]:
+def registry() -> _PintRegistry:
     """The one pint registry of guttests (built on first use).
 
     Its unit names are pint identifiers (``g``, ``IU_``, ``in_i_``); use

@@ -198,3 +198,24 @@ def register_strategies() -> None:
 
 _hypothesis_setup_hook = register_strategies
 """The former name of :func:`register_strategies`."""
+
+
+def _resolve_annotations() -> None:
+    # hypothesis' strategy decorators evaluate annotations in their own module: resolve them
+    # here, so that typing.get_type_hints works on every public strategy.
+    import typing
+
+    from . import _strategies
+
+    for name in __all__:
+        fn = globals().get(name)
+        if not callable(fn) or not isinstance(getattr(fn, "__annotations__", None), dict):
+            continue
+        try:
+            typing.get_type_hints(fn)
+        except NameError:
+            namespace = {**vars(_strategies), **globals()}
+            fn.__annotations__ = typing.get_type_hints(fn, globalns=namespace)
+
+
+_resolve_annotations()
