@@ -109,7 +109,7 @@ def _guttests_message(exc: GuttestsError) -> tuple[str, str | None]:
         for api, option in _HINT_OPTIONS:
             hint = hint.replace(api, option)
     if hint is None and isinstance(exc, CatalogueError):
-        hint = "the range file format is described in docs/range-format.md"
+        hint = "the range file format is described by: guttests docs range-format"
     elif hint is None and isinstance(exc, InputError):
         hint = (
             "guttests reads HL7 v2 (ORU^R01), FHIR R4 JSON, CSV with a header row and "
@@ -239,7 +239,7 @@ def _input_options(f: _F) -> _F:
         "--csv-mapping",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         metavar="PATH",
-        help="A TOML file naming the columns of a CSV export (see docs/cli.md).",
+        help="A TOML file naming the columns of a CSV export (see: guttests docs input-formats).",
     )(f)
     return click.option(
         "--input-format",
@@ -336,6 +336,19 @@ def _read_examples() -> list[Panel]:
     return panels
 
 
+class _OutputPath(click.Path):
+    """``-o``: a path ending in ``/`` names a directory, created when missing."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else value
+        if isinstance(text, str) and text.endswith(("/", os.sep)) and text != "-":
+            try:
+                Path(text).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.fail(f"cannot create directory {text}: {exc.strerror}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _output_format(fmt: str | None, output: Path | None) -> Format:
     if fmt is not None:
         return cast("Format", fmt)
@@ -376,8 +389,9 @@ Examples:
   guttests report lab.hl7 --format html              writes ./lab.html
   guttests report stool.hl7 perm.csv -o report.md    one report, serial results
   cat lab.hl7 | guttests report - --format json > report.json
-  guttests report results.csv --sex F --birth-date 1980-04-02
+  guttests report no_context.csv --sex F --birth-date 1980-04-02   (guttests examples)
   guttests report export.hl7 --format html -o reports/    one file per patient
+                                                  (reports/ is created if missing)
   guttests report lab.hl7 --ranges my_lab.toml --optimal practice.toml
 
 \b
@@ -397,9 +411,10 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=True, path_type=Path),
-    help="Write to this file (or, for several patients, this existing directory). Default: "
-    "stdout; HTML goes to INPUT-NAME.html in the current directory.",
+    type=_OutputPath(dir_okay=True, path_type=Path),
+    help="Write to this file, or to this directory (one file per patient; a path ending in / "
+    "is created if missing). Default: stdout; HTML goes to INPUT-NAME.html in the current "
+    "directory.",
 )
 @_range_options
 @click.option(
@@ -1023,6 +1038,77 @@ def analytes(family: str | None, fmt: str, range_paths: tuple[Path, ...]) -> Non
     ]
     headers = ["ID", "FAMILY", "SPECIMEN", "UNIT", "LOINC", "NAME AND ALIASES"]
     _stdout(table(headers, rows, wrap_last=50))
+
+
+# --- documentation and example files (installed with the package) -----------------------
+
+_EXTRA_EXAMPLES = ("no_context.csv",)
+"""Bundled example files beyond those of ``report --example``: ``no_context.csv`` has no
+sex or birth date (for the --sex/--birth-date example of the docs)."""
+
+
+def _docs_dir() -> Any:
+    from importlib.resources import files
+
+    packaged = files("guttests") / "_docs"
+    if packaged.is_dir():
+        return packaged
+    # a source checkout or editable install: the repository's docs/
+    return Path(__file__).resolve().parents[2] / "docs"
+
+
+@cli.command(
+    "docs",
+    short_help="Print the documentation installed with guttests.",
+    context_settings=_CONTEXT_SETTINGS,
+    epilog="""\b
+Examples:
+  guttests docs                  list the topics
+  guttests docs cli              the command-line reference
+  guttests docs range-format     how to write a range file""",
+)
+@click.argument("topic", required=False)
+def docs_command(topic: str | None) -> None:
+    """Print a documentation TOPIC (Markdown), or list the topics."""
+    base = _docs_dir()
+    topics = sorted(p.name.removesuffix(".md") for p in base.iterdir() if p.name.endswith(".md"))
+    if topic is None:
+        _stdout("\n".join(topics))
+        return
+    name = topic.removesuffix(".md")
+    if name not in topics:
+        raise click.UsageError(f"no documentation topic {topic!r}; topics: {', '.join(topics)}")
+    _stdout((base / f"{name}.md").read_text(encoding="utf-8"))
+
+
+@cli.command(
+    "examples",
+    short_help="Copy the bundled example input files into a directory.",
+    context_settings=_CONTEXT_SETTINGS,
+    epilog="""\b
+Examples:
+  guttests examples                   copy them into the current directory
+  guttests examples demo/ && guttests report demo/stool.hl7
+  guttests report no_context.csv --sex F --birth-date 2019-04-02""",
+)
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def examples_command(directory: Path | None) -> None:
+    """Copy the bundled example files (HL7 v2, CSV, guttests JSON) into DIRECTORY (default:
+    the current directory); an existing file of the same name is left alone."""
+    from importlib.resources import files
+
+    from ._cli._examples import EXAMPLES
+
+    target = directory or Path(".")
+    target.mkdir(parents=True, exist_ok=True)
+    base = files("guttests") / "_data" / "examples"
+    for name in (*EXAMPLES, *_EXTRA_EXAMPLES):
+        path = target / name
+        if path.exists():
+            click.echo(f"kept existing {path}", err=True)
+            continue
+        path.write_bytes((base / name).read_bytes())
+        click.echo(f"wrote {path}", err=True)
 
 
 # --- entry point -------------------------------------------------------------------------
