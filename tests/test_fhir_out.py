@@ -340,3 +340,12 @@ def test_fhir_round_trip_keeps_identifiers() -> None:
     assert {i.key for i in back[0].patient.identifiers} == {
         i.key for i in panels[0].patient.identifiers
     }
+
+
+def test_a_code_given_as_loinc_that_is_not_loinc_loses_the_system() -> None:
+    """A LOINC code with a wrong check digit (or a name in the LOINC column) is written
+    without the LOINC system, and a note says so."""
+    bad = Coding(system="LN", code="38445-4", display="Calprotectin")
+    (obs,) = _resources(_bundle([_result("Calprotectin", "120", "ug/g", code=bad)]), "Observation")
+    assert obs["code"]["coding"] == [{"code": "38445-4", "display": "Calprotectin"}]
+    assert any("not a valid LOINC code" in n["text"] for n in obs["note"])

@@ -31,7 +31,7 @@ from ._json import report_document
 from ._model import IdentifierOut, Report, ResultRow
 from ._phrases import label
 
-__all__ = ["coding_system", "is_absolute_uri", "render_fhir"]
+__all__ = ["coding_system", "is_absolute_uri", "render_fhir", "valid_loinc"]
 
 _UCUM = "http://unitsofmeasure.org"
 _CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -85,6 +85,38 @@ def coding_system(name: str | None, configured: Mapping[str, str] | None = None)
         return f"urn:oid:{name}"
     mapped = _maps()["coding_systems"].get(name) or _maps()["coding_systems"].get(name.upper())
     return mapped if isinstance(mapped, str) else None
+
+
+_LOINC = "http://loinc.org"
+_LOINC_CODE = re.compile(r"^(\d{1,7})-(\d)$")
+_LOINC_PART = re.compile(r"^L[APL]\d+-\d$")
+
+
+def valid_loinc(code: str) -> bool:
+    """Whether ``code`` is a well-formed LOINC code whose mod-10 check digit is right
+    (answer, part and list codes ``LA…``, ``LP…``, ``LL…`` by form only).
+
+    >>> valid_loinc("38445-3"), valid_loinc("38445-4"), valid_loinc("Calprotectin")
+    (True, False, False)
+    """
+    if _LOINC_PART.match(code):
+        return True
+    m = _LOINC_CODE.match(code)
+    if m is None:
+        return False
+    total = 0
+    for position, char in enumerate(reversed(m.group(1))):
+        digit = int(char) * (2 if position % 2 == 0 else 1)
+        total += digit // 10 + digit % 10
+    return (10 - total % 10) % 10 == int(m.group(2))
+
+
+def _coding(system: str | None, code: str, display: str | None) -> dict[str, Any]:
+    # a code claimed as LOINC that is not one keeps its text but not the LOINC system:
+    # an EHR must never match it as LOINC (a note on the Observation says so)
+    if system == _LOINC and not valid_loinc(code.strip()):
+        system = None
+    return {"system": system, "code": _s(code), "display": _s(display)}
 
 
 def _identifier(ident: IdentifierOut, systems: Mapping[str, str] | None) -> dict[str, Any]:
@@ -259,6 +291,9 @@ def _notes(row: ResultRow, report: Report, time_note: str | None) -> list[dict[s
     if row.optimal is not None:
         notes.append(f"{row.optimal.label}: {row.optimal.text}")
     notes.extend(row.notes)
+    for c in row.codes:
+        if coding_system(c.system) == _LOINC and not valid_loinc(c.code.strip()):
+            notes.append(f"code {c.code!r} was given as LOINC but is not a valid LOINC code")
     if row.lab_flags:
         notes.append(f"{label('lab_flags')}: {', '.join(row.lab_flags)}")
     caveats = {c.id: c for c in report.caveats}
@@ -294,11 +329,7 @@ def _observation(
         ],
         "code": {
             "coding": [
-                {
-                    "system": coding_system(c.system, opts.coding_systems),
-                    "code": _s(c.code),
-                    "display": _s(c.display),
-                }
+                _coding(coding_system(c.system, opts.coding_systems), c.code, c.display)
                 for c in row.codes
             ],
             "text": _s(row.label) or label("unnamed_result"),
