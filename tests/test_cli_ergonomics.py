@@ -82,3 +82,38 @@ def test_examples_command_keeps_existing_files(tmp_path: Path, name: str) -> Non
     code, _ = _run(["examples", str(tmp_path)])
     assert code == 0
     assert (tmp_path / name).read_text("utf-8") == "mine"
+
+
+def test_fhir_systems_file_maps_authorities_and_local_codes(tmp_path: Path) -> None:
+    """--fhir-systems gives HL7 assigning authorities and local coding systems their URIs."""
+    import json
+
+    from guttests import read
+
+    example = Path(__file__).resolve().parents[1] / "src" / "guttests" / "_data" / "examples"
+    local = {
+        c.system for p in read(example / "stool.hl7") for r in p.results for c in r.all_codes()
+    } - {None, "LN"}
+    assert local
+    name = sorted(s for s in local if s)[0]
+    config = tmp_path / "systems.toml"
+    config.write_text(
+        f'[coding_systems]\n"{name}" = "https://lab.example/fhir/CodeSystem/tests"\n',
+        encoding="utf-8",
+    )
+    out_path = tmp_path / "r.fhir.json"
+    code, out = _run(
+        ["report", str(example / "stool.hl7"), "--fhir-systems", str(config), "-o", str(out_path)]
+    )
+    assert code == 0, out
+    text = out_path.read_text("utf-8")
+    assert "https://lab.example/fhir/CodeSystem/tests" in text
+    json.loads(text)
+
+
+def test_fhir_systems_file_refuses_non_uris(tmp_path: Path) -> None:
+    config = tmp_path / "systems.toml"
+    config.write_text('[identifier_systems]\nHOSP = "MRN"\n', encoding="utf-8")
+    code, out = _run(["report", "--example", "-f", "fhir", "--fhir-systems", str(config)])
+    assert code == 1
+    assert "not an absolute URI" in out

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -437,6 +437,14 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
     help="Age at collection (45, 6 mo, 3 wk, 10 d), when the input gives no birth date.",
 )
 @click.option("--deidentify", is_flag=True, help="Leave out patient name, identifiers, file names.")
+@click.option(
+    "--fhir-systems",
+    "fhir_systems_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE.toml",
+    help="FHIR output: map HL7 assigning authorities ([identifier_systems]) and local coding "
+    "systems ([coding_systems]) to URIs (see: guttests docs integration).",
+)
 @click.option("--patient", "patient_id", metavar="ID", help="Report only this patient's panels.")
 @click.option(
     "--example",
@@ -464,6 +472,7 @@ def report(
     birth_date: datetime | None,
     age: Any,
     deidentify: bool,
+    fhir_systems_path: Path | None,
     patient_id: str | None,
     example: bool,
     timestamp: bool,
@@ -520,8 +529,41 @@ def report(
         timestamp=timestamp,
         color=_use_colour(color, report_format, output),
         several_ok=output is not None and output.is_dir(),
+        fhir_systems=_fhir_systems(fhir_systems_path),
     )
     _emit(texts, report_format, output, _default_stem(inputs, example))
+
+
+def _fhir_systems(path: Path | None) -> dict[str, dict[str, str]]:
+    """The ``--fhir-systems`` file: ``[identifier_systems]`` and ``[coding_systems]`` tables
+    of names to absolute URIs."""
+    if path is None:
+        return {}
+    import tomllib
+
+    from ._reports._fhir import is_absolute_uri
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"cannot read the FHIR systems file: {exc}", source=str(path)) from exc
+    out: dict[str, dict[str, str]] = {}
+    for table in ("identifier_systems", "coding_systems"):
+        entries = data.get(table, {})
+        if not isinstance(entries, dict):
+            raise InputError(f"[{table}] must be a table of names to URIs", source=str(path))
+        for name, uri in entries.items():
+            if not isinstance(uri, str) or not is_absolute_uri(uri):
+                raise InputError(
+                    f"[{table}] {name!r}: not an absolute URI",
+                    source=str(path),
+                    hint="write the system as an http(s) URL or a urn:oid:/urn:uuid: URN",
+                )
+        out[table] = dict(entries)
+    unknown = set(data) - {"identifier_systems", "coding_systems"}
+    if unknown:
+        raise InputError(f"unknown table(s) {sorted(unknown)}", source=str(path))
+    return out
 
 
 def _use_colour(color: bool | None, fmt: str, output: Path | None) -> bool:
@@ -545,6 +587,7 @@ def _build_reports(
     timestamp: bool,
     color: bool,
     several_ok: bool,
+    fhir_systems: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
     from ._cli._context import annotate, fill_context, group_by_patient
     from ._interpret import interpret_panel
@@ -590,7 +633,16 @@ def _build_reports(
             generated_at=generated,
             catalogue=catalogue,
         )
-        texts.append(render(built, report_format, colour=color))
+        systems = fhir_systems or {}
+        texts.append(
+            render(
+                built,
+                report_format,
+                colour=color,
+                identifier_systems=systems.get("identifier_systems"),
+                coding_systems=systems.get("coding_systems"),
+            )
+        )
     return texts
 
 
