@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fhir_checks import loinc_check_digit, semantic_problems, valid_loinc
@@ -26,6 +26,7 @@ from guttests import (
     read,
     render,
 )
+from guttests.testing import panels as panels_strategy
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MRN = Identifier(value="MRN-0042", assigner="NORTHFIELD", type="MR")
@@ -349,3 +350,53 @@ def test_a_code_given_as_loinc_that_is_not_loinc_loses_the_system() -> None:
     (obs,) = _resources(_bundle([_result("Calprotectin", "120", "ug/g", code=bad)]), "Observation")
     assert obs["code"]["coding"] == [{"code": "38445-4", "display": "Calprotectin"}]
     assert any("not a valid LOINC code" in n["text"] for n in obs["note"])
+
+
+IDENTIFIERS = st.builds(
+    Identifier,
+    value=st.text("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789-", min_size=4, max_size=12),
+    system=st.sampled_from([None, "https://hospital.example/fhir/sid/mrn", "urn:oid:1.2.3.4"]),
+    assigner=st.sampled_from([None, "HOSPA", "Northfield Lab"]),
+    type=st.sampled_from([None, "MR", "FILL", "local type"]),
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    panels_strategy(max_results=6),
+    st.lists(IDENTIFIERS, max_size=3),
+    st.lists(IDENTIFIERS, max_size=2),
+    st.booleans(),
+)
+def test_every_generated_panel_gives_a_faithful_bundle(
+    panel: Panel, patient_ids: list[Identifier], result_ids: list[Identifier], deidentify: bool
+) -> None:
+    """Property: for any panel and identifiers, the bundle validates and passes the semantic
+    checks (the suite-wide check), holds one Observation per result with unique ids, keeps
+    every identifier with its system or assigner, and a de-identified bundle has none."""
+    panel = panel.model_copy(
+        update={
+            "patient": panel.patient.model_copy(update={"identifiers": tuple(patient_ids)}),
+            "results": tuple(
+                r.model_copy(update={"identifiers": tuple(result_ids)}) for r in panel.results
+            ),
+        }
+    )
+    rep = build_report([panel], interpret_panels([panel]), deidentify=deidentify)
+    doc = json.loads(render(rep, "fhir"))
+    observations = _resources(doc, "Observation")
+    assert len(observations) == len(panel.results)
+    assert len({o["id"] for o in observations}) == len(observations)
+    written = [i for o in observations for i in o.get("identifier", [])]
+    written += [i for p in _resources(doc, "Patient") for i in p.get("identifier", [])]
+    if deidentify:
+        assert not written
+        return
+    for ident in [*patient_ids, *result_ids]:
+        match = [w for w in written if w.get("value") == ident.value]
+        assert match, ident
+        assert any(
+            w.get("system") == ident.system
+            and w.get("assigner", {}).get("display") == ident.assigner
+            for w in match
+        ), (ident, match)

@@ -411,7 +411,7 @@ def render_fhir(
     entries: list[dict[str, Any]] = []
     p = report.patient
     subject: dict[str, str] | None = None
-    if not report.deidentified and any((p.id, p.name, p.sex, p.birth_date)):
+    if not report.deidentified and any((p.id, p.identifiers, p.name, p.sex, p.birth_date)):
         subject = {"reference": url("patient")}
         entries.append(
             {
