@@ -532,6 +532,8 @@ def _panel_dict(p: Panel) -> dict[str, Any]:
     if p.name is not None:
         d["name"] = p.name
     patient = p.patient.model_dump(mode="json", exclude_none=True)
+    if not patient.get("identifiers"):
+        patient.pop("identifiers", None)  # none given: keep the document as before
     if patient:
         d["patient"] = patient
     if p.collected is not None:
