@@ -253,6 +253,7 @@ def test_catalogue_first_policy_and_lab_ranges_only(data: list[dict[str, str | N
     df = to_frame(data)
     assert_same(df, policy=RangePolicy(prefer_lab_range=False))
     assert_same(df, catalogue=Catalogue.empty())
+    assert_same(df, catalogue=None)  # None means no catalogue, as everywhere
 
 
 @settings(max_examples=15)

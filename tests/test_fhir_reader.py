@@ -1019,8 +1019,8 @@ def test_ndjson_counts(kinds: list[str]) -> None:
 
 
 def _conformance_files() -> list[str]:
-    folder = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "fhir-r4"
-    return sorted(p.name for p in folder.glob("*.json")) if folder.is_dir() else []
+    folder = Path(__file__).resolve().parent / "fixtures" / "conformance" / "fhir-r4"
+    return sorted(p.name for p in folder.glob("*.json"))
 
 
 @pytest.mark.parametrize("name", _conformance_files() or ["(absent)"])

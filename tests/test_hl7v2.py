@@ -774,13 +774,12 @@ def test_truncation_reads_what_is_there(data: st.DataObject) -> None:
 
 # --- conformance -------------------------------------------------------------------------
 
-_SHARED_HL7 = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "hl7v2"
+_SHARED_HL7 = Path(__file__).resolve().parent / "fixtures" / "conformance" / "hl7v2"
 
 
-@pytest.mark.skipif(not _SHARED_HL7.is_dir(), reason="../shared/conformance is absent")
 @pytest.mark.parametrize(
     "path",
-    sorted(_SHARED_HL7.glob("*.hl7")) if _SHARED_HL7.is_dir() else [],
+    sorted(_SHARED_HL7.glob("*.hl7")),
     ids=lambda p: p.name,
 )
 def test_conformance_messages(path: Path) -> None:

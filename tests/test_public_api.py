@@ -10,6 +10,7 @@ import guttests
 EXPECTED = {
     # reading
     "read", "iter_panels", "iter_results", "detect_format", "ReadItem", "CsvMapping",
+    "dump_panels", "range_file_schema",
     # values and units
     "parse_value", "parse_range_text", "parse_unit", "convert", "Unit",
     "QuantityValue", "CensoredValue", "QualitativeValue", "OrdinalValue",
@@ -24,7 +25,7 @@ EXPECTED = {
     "Catalogue", "load_optimal", "validate_range_files", "RangePolicy",
     "interpret", "interpret_panel", "interpret_panels",
     # reports
-    "Report", "build_report", "render", "result_record",
+    "Report", "build_report", "render", "report_schema", "result_record",
     # errors
     "GuttestsError", "InputError", "FormatError", "HL7Error", "FHIRError", "CSVError",
     "LimitExceededError", "ValueParseError", "UnitError", "RangeError", "CatalogueError",
@@ -57,3 +58,48 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_type_hints_resolve_on_every_public_function_and_model() -> None:
+    """typing.get_type_hints works on every public function, model and model method."""
+    import inspect
+    import typing
+
+    import guttests.dask
+    import guttests.dataframe
+    import guttests.testing
+    import guttests.units
+
+    modules = (guttests, guttests.units, guttests.dataframe, guttests.dask, guttests.testing)
+    checked = 0
+    for module in modules:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            targets: list[object] = []
+            if inspect.isclass(obj):
+                targets.append(obj)
+                targets += [
+                    f
+                    for fname, f in vars(obj).items()
+                    if inspect.isfunction(f)
+                    and not fname.startswith("_")
+                    and f.__module__.startswith("guttests")
+                ]
+            elif inspect.isfunction(obj):
+                targets.append(obj)
+            for target in targets:
+                typing.get_type_hints(target)
+                checked += 1
+    assert checked > 100
+
+
+def test_public_modules_are_documented_homes() -> None:
+    """What the docs use has a public home."""
+    import guttests.dask
+    import guttests.units
+    from guttests._readers import jsonio
+
+    assert guttests.units.compatible("EU/mL", "U/mL") is False
+    assert guttests.dask.DaskJobError.__mro__[1] is guttests.GuttestsError
+    assert guttests.dump_panels is jsonio.dump_panels
+    assert guttests.range_file_schema()["$schema"].startswith("https://json-schema.org/")

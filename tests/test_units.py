@@ -346,3 +346,52 @@ def test_factor_out_of_float_range_is_a_unit_error() -> None:
 
     with pytest.raises(UnitError, match="out of the range"):
         convert(1.0, "t14", "u14")
+
+
+# --- assay-specific lab spellings (EU, AU, TU, PU, ELU, RU, AAU) ---------------------------
+
+ASSAY_SPELLINGS = ("EU", "AU", "TU", "PU", "ELU", "RU", "AAU")
+
+
+@pytest.mark.parametrize("atom", ASSAY_SPELLINGS)
+def test_assay_spellings_are_arbitrary_units_not_ucum_prefixes(atom: str) -> None:
+    """EU/mL is an ELISA unit per mL (not exa-U), AU/mL not astronomical units: arbitrary,
+    with no UCUM code (so FHIR writes it as Quantity.unit only)."""
+    unit = parse_unit(f"{atom}/mL")
+    assert unit.arbitrary
+    assert unit.ucum is None
+    assert unit.canonical == f"{{{atom}}}/mL"
+    assert parse_unit(atom).ucum is None
+    assert not compatible(f"{atom}/mL", "U/mL")
+    assert not compatible(f"{atom}/mL", "[arb'U]/mL")
+    assert not compatible(f"{atom}/mL", "/mL")
+    # scaled forms of the same assay unit still convert
+    assert conversion_factor(f"{atom}/mL", f"{atom}/L") == 1000.0
+
+
+def test_eu_per_ml_is_not_exa_units() -> None:
+    """The issue's example: convert(1, 'EU/mL', 'U/mL') was 1e18."""
+    assert compatible("EU/mL", "U/mL") is False
+    with pytest.raises(UnitError, match="do not convert"):
+        convert(1.0, "EU/mL", "U/mL")
+
+
+@pytest.mark.parametrize(("a", "b"), [("EU/mL", "AU/mL"), ("TU/mL", "PU/mL"), ("RU/mL", "ELU/mL")])
+def test_assay_spellings_never_mix(a: str, b: str) -> None:
+    assert not compatible(a, b)
+
+
+def test_ucum_arbitrary_and_annotation_rules_unchanged() -> None:
+    """[arb'U] and written annotations keep their UCUM codes."""
+    assert parse_unit("[arb'U]/mL").ucum == "[arb'U]/mL"
+    assert parse_unit("{EU}/mL").ucum == "{EU}/mL"
+    assert parse_unit("U/mL").ucum == "U/mL"
+
+
+@given(st.sampled_from(ASSAY_SPELLINGS), st.sampled_from(["mL", "L", "g", "mg", "uL"]))
+def test_assay_units_convert_only_within_their_assay(atom: str, per: str) -> None:
+    """Property: an assay spelling is compatible with a unit only when both use that assay."""
+    for other in ASSAY_SPELLINGS:
+        assert compatible(f"{atom}/{per}", f"{other}/mL") == (
+            atom == other and per in ("mL", "L", "uL")
+        )

@@ -11,7 +11,9 @@ cited reference range that carries units, and write neutral reports.
 "analyte 'Calprotectin, Feces' is not in the catalogue and the lab gave no reference range"
 """
 
-from ._catalogue import Catalogue, load_optimal, validate_range_files
+import sys as _sys
+
+from ._catalogue import Catalogue, load_optimal, range_file_schema, validate_range_files
 from ._errors import (
     CatalogueError,
     ContextError,
@@ -51,7 +53,8 @@ from ._models import (
 from ._range_text import parse_range_text
 from ._readers import ReadItem, detect_format, iter_panels, iter_results, read
 from ._readers.csv import CsvMapping
-from ._reports import Report, build_report, render, result_record
+from ._readers.jsonio import dump_panels
+from ._reports import Report, build_report, render, report_schema, result_record
 from ._types import (
     Evidence,
     Family,
@@ -64,6 +67,13 @@ from ._types import (
 from ._units import Unit, convert, parse_unit
 from ._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue, parse_value
 from ._version import __version__
+
+if "hypothesis" in _sys.modules:
+    # st.from_type for the models: registered lazily, here when hypothesis came first
+    # (the hypothesis entry point does it when guttests came first)
+    from ._hypothesis_plugin import register as _register_strategies
+
+    _register_strategies()
 
 __all__ = [
     "Age",
@@ -118,6 +128,7 @@ __all__ = [
     "build_report",
     "convert",
     "detect_format",
+    "dump_panels",
     "interpret",
     "interpret_panel",
     "interpret_panels",
@@ -127,8 +138,10 @@ __all__ = [
     "parse_range_text",
     "parse_unit",
     "parse_value",
+    "range_file_schema",
     "read",
     "render",
+    "report_schema",
     "result_record",
     "validate_range_files",
 ]

@@ -1237,3 +1237,22 @@ def range_file_schema() -> dict[str, Any]:
         },
         "$defs": defs,
     }
+
+
+def resolve_catalogue(catalogue: Catalogue | Literal["default"] | None) -> Catalogue:
+    """What ``catalogue=`` means everywhere in guttests: ``"default"`` the shipped
+    catalogue, ``None`` none (an empty catalogue: lab ranges only), else itself.
+
+    >>> resolve_catalogue(None).analytes, resolve_catalogue("default") is Catalogue.default()
+    ((), True)
+    """
+    if catalogue is None:
+        return Catalogue.empty()
+    if isinstance(catalogue, str):
+        if catalogue != "default":
+            raise CatalogueError(
+                f"unknown catalogue {catalogue!r}",
+                hint='pass "default", a Catalogue, or None for no catalogue',
+            )
+        return Catalogue.default()
+    return catalogue

@@ -28,11 +28,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ._catalogue import Catalogue
+from ._catalogue import Catalogue, resolve_catalogue
 from ._errors import GuttestsError, InputError
 from ._interpret import RangePolicy
 from ._readers.csv import CsvMapping
@@ -100,7 +100,7 @@ def interpret_dask(
     ddf: dd.DataFrame,
     *,
     client: Client | None = None,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue | Literal["default"] | None = "default",
     optimal: Catalogue | None = None,
     policy: RangePolicy | None = None,
     mapping: CsvMapping | None = None,
@@ -117,7 +117,7 @@ def interpret_dask(
     >>> out.compute(scheduler="sync")["status"].tolist()
     ['not_interpretable', 'not_interpretable']
     """
-    cat = catalogue if catalogue is not None else Catalogue.default()
+    cat = resolve_catalogue(catalogue)
     meta = output_meta(ddf._meta, prefix=prefix)
     cat_ref: Any
     opt_ref: Any
@@ -144,7 +144,7 @@ def interpret_parquet(
     workers: int | None = None,
     client: Client | None = None,
     scheduler: str | None = None,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue | Literal["default"] | None = "default",
     optimal: Catalogue | None = None,
     policy: RangePolicy | None = None,
     mapping: CsvMapping | None = None,
@@ -169,7 +169,7 @@ def interpret_parquet(
             source=str(dst),
             hint="choose a new directory, or pass overwrite=True (--overwrite)",
         )
-    cat = catalogue if catalogue is not None else Catalogue.default()
+    cat = resolve_catalogue(catalogue)
     try:
         ddf = dd.read_parquet(str(src))
     except Exception as exc:

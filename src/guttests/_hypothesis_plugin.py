@@ -1,9 +1,10 @@
-"""The ``hypothesis`` entry point: ``st.from_type`` works for guttests' models.
+"""``st.from_type`` for guttests' models, registered lazily.
 
-Hypothesis calls :func:`_hypothesis_setup_hook` while it is itself being imported,
-possibly from inside an import of :mod:`guttests.testing`. The hook therefore
-registers *lazy* strategies: :mod:`guttests.testing` is imported only when a test
-first asks for one, by which time every module involved is fully loaded.
+The ``hypothesis`` entry point is the top-level module ``_guttests_hypothesis``, which
+imports nothing of guttests: it calls :func:`register` only when guttests is already
+imported, and ``guttests/__init__`` calls it when hypothesis is already imported. The
+registered strategies import :mod:`guttests.testing` only when a test first resolves one.
+This module never imports :mod:`guttests.testing` at import time (no import circle).
 """
 
 from __future__ import annotations
@@ -12,24 +13,9 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["_hypothesis_setup_hook"]
+from ._strategy_table import STRATEGIES
 
-#: model (module, class name) -> the guttests.testing call that generates it
-_STRATEGIES: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {
-    ("guttests._models", "ReferenceRange"): ("reference_ranges", ()),
-    ("guttests._models", "Result"): ("results", ()),
-    ("guttests._models", "Panel"): ("panels", ()),
-    ("guttests._models", "Analyte"): ("analytes", ()),
-    ("guttests._models", "Applicability"): ("applicabilities", ()),
-    ("guttests._models", "Citation"): ("citations", ()),
-    ("guttests._models", "PatientContext"): ("patient_contexts", ()),
-    ("guttests._models", "Band"): ("_band", ()),
-    ("guttests._catalogue", "Catalogue"): ("catalogues", ()),
-    ("guttests._values", "QuantityValue"): ("values", ("quantity",)),
-    ("guttests._values", "CensoredValue"): ("values", ("censored",)),
-    ("guttests._values", "QualitativeValue"): ("values", ("qualitative",)),
-    ("guttests._values", "OrdinalValue"): ("values", ("ordinal",)),
-}
+__all__ = ["_hypothesis_setup_hook", "register"]
 
 
 def _lazy(name: str, args: tuple[Any, ...]) -> Callable[[type], Any]:
@@ -48,9 +34,12 @@ def _sampled(items: Any) -> Any:
     return st.sampled_from(items)
 
 
-def _hypothesis_setup_hook() -> None:
+def register() -> None:
     """Register lazy strategies for the guttests models (safe to call again)."""
     from hypothesis import strategies as st
 
-    for (module, cls), (name, args) in _STRATEGIES.items():
+    for (module, cls), (name, args) in STRATEGIES.items():
         st.register_type_strategy(getattr(importlib.import_module(module), cls), _lazy(name, args))
+
+
+_hypothesis_setup_hook = register

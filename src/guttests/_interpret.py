@@ -29,9 +29,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ._age import CalendarAge
+from ._catalogue import Catalogue  # at run time too: typing.get_type_hints(interpret)
 from ._errors import UnitError
 from ._models import (
     Analyte,
@@ -49,9 +50,6 @@ from ._models import (
 )
 from ._types import InterpretationCode, RangeCategory, ResultStatus, ValueKind
 from ._values import CensoredValue, OrdinalValue, QualitativeValue, QuantityValue
-
-if TYPE_CHECKING:
-    from ._catalogue import Catalogue
 
 __all__ = ["RangePolicy", "interpret", "interpret_panel", "interpret_panels"]
 

@@ -17,6 +17,8 @@ Assay-specific units never convert into other units, nor into plain numbers:
 False
 >>> is_arbitrary("kUA/L")
 True
+>>> compatible("EU/mL", "U/mL")
+False
 
 The unit table (definitions in ``_data/units.txt``) and the UCUM grammar are
 built once, on the first call, never when ``guttests`` is imported; the pint
@@ -26,15 +28,13 @@ registry itself is built only when :func:`registry` is called. See
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +44,12 @@ if TYPE_CHECKING:
     import pint
     from lark import Lark, Tree
     from lark.lexer import Token
+
+    _PintRegistry: TypeAlias = pint.UnitRegistry[Any]
+else:
+    # pint loads lazily; at run time the annotation resolves to Any, so that
+    # typing.get_type_hints(registry) works without importing pint
+    _PintRegistry = Any
 
 __all__ = [
     "Unit",
@@ -159,6 +165,8 @@ class _Spellings:
     canonical: Mapping[str, str]
     dimensionless: frozenset[str]
     suspect: Mapping[str, str]
+    assay: Mapping[str, str]
+    """Lab spellings of assay-specific units (EU, AU, ...), replaced before UCUM parsing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +188,13 @@ def _read_data() -> str:
 
 
 def _read_spellings(lines: list[str]) -> _Spellings:
-    tables: dict[str, dict[str, str]] = {"whole": {}, "token": {}, "canonical": {}, "suspect": {}}
+    tables: dict[str, dict[str, str]] = {
+        "whole": {},
+        "token": {},
+        "canonical": {},
+        "suspect": {},
+        "assay": {},
+    }
     dimensionless: set[str] = set()
     for line in lines:
         m = _SPELLING_LINE.match(line)
@@ -201,6 +215,7 @@ def _read_spellings(lines: list[str]) -> _Spellings:
         canonical=tables["canonical"],
         dimensionless=frozenset(dimensionless),
         suspect=tables["suspect"],
+        assay=tables["assay"],
     )
 
 
@@ -268,17 +283,13 @@ def _roots(lines: list[str]) -> tuple[dict[str, _Term], dict[str, float]]:
 
 
 def _grammar() -> str:
-    """ucumvert's UCUM grammar, its long lists of atoms joined into one regex each.
+    """The UCUM grammar (vendored from ucumvert 0.3.2 with its MIT licence notice, in
+    ``_data/ucum_grammar.lark``), its long lists of atoms joined into one regex each.
 
     The trees are the same (checked by the conformance tests); lark builds the parser
-    three to five times faster, which matters for the CLI's cold start. The package
-    is located without being imported: ``import ucumvert`` would load a second pint
-    registry and parse UCUM's XML.
+    three to five times faster, which matters for the CLI's cold start.
     """
-    spec = importlib.util.find_spec("ucumvert")
-    if spec is None or not spec.submodule_search_locations:
-        raise UnitError("the ucumvert package is not installed", hint="pip install ucumvert")
-    path = Path(next(iter(spec.submodule_search_locations))) / "ucum_grammar.lark"
+    path = files("guttests") / "_data" / "ucum_grammar.lark"
     lines: list[str] = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if lines and line.lstrip().startswith("|") and _TERMINAL.match(lines[-1]):
@@ -298,7 +309,7 @@ def _as_regex(line: str) -> str:
     return f"{m['name']}: /(?:{pattern})/"
 
 
-def registry() -> pint.UnitRegistry[Any]:
+def registry() -> _PintRegistry:
     """The one pint registry of guttests (built on first use).
 
     Its unit names are pint identifiers (``g``, ``IU_``, ``in_i_``); use
@@ -442,6 +453,22 @@ def _lab_to_ucum(state: _State, text: str) -> str | None:
     return None if candidate == text else candidate
 
 
+def _assay_spelling(state: _State, code: str) -> tuple[str, bool]:
+    """Replace the lab spellings of assay-specific units (``EU/mL`` -> ``{EU}/mL``).
+
+    Done before UCUM parsing: EU, AU, TU, PU would otherwise parse as UCUM prefixes or
+    units (exa-U, astronomical unit, tera-U, peta-U).
+    """
+    table = state.spellings.assay
+    if not table:
+        return code, False
+    parts = code.split("/")
+    swapped = [table.get(p.strip(), p) for p in parts]
+    if swapped == parts:
+        return code, False
+    return "/".join(swapped), True
+
+
 def _try_parse(state: _State, code: str) -> Tree[Token] | None:
     from lark.exceptions import LarkError
 
@@ -470,6 +497,7 @@ def _parse(text: str) -> _Parsed:
     state = _state()
     cleaned = _SPACES.sub(" ", text.translate(_MICRO_SIGNS).strip())
     code = state.spellings.whole.get(cleaned.casefold(), cleaned)
+    code, assay = _assay_spelling(state, code)
     tree = _try_parse(state, code)
     if tree is None:
         alt = _lab_to_ucum(state, code)
@@ -486,7 +514,8 @@ def _parse(text: str) -> _Parsed:
     unit = Unit(
         text=text,
         canonical=node.text,
-        ucum=node.text,
+        # an assay spelling (EU/mL) has no UCUM code: {EU}/mL would mean 'per mL' to UCUM
+        ucum=None if assay else node.text,
         arbitrary=any(_is_arbitrary_dim(d) for d, _ in dims),
         dimensionless=not dims and not fractions,
     )

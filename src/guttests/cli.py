@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -181,7 +181,7 @@ def _guttests_message(exc: GuttestsError) -> tuple[str, str | None]:
         for api, option in _HINT_OPTIONS:
             hint = hint.replace(api, option)
     if hint is None and isinstance(exc, CatalogueError):
-        hint = "the range file format is described in docs/range-format.md"
+        hint = "the range file format is described by: guttests docs range-format"
     elif hint is None and isinstance(exc, InputError):
         hint = (
             "guttests reads HL7 v2 (ORU^R01), FHIR R4 JSON, CSV with a header row and "
@@ -332,7 +332,7 @@ def _input_options(f: _F) -> _F:
         "--csv-mapping",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         metavar="PATH",
-        help="A TOML file naming the columns of a CSV export (see docs/cli.md).",
+        help="A TOML file naming the columns of a CSV export (see: guttests docs input-formats).",
     )(f)
     return click.option(
         "--input-format",
@@ -489,6 +489,19 @@ def _read_examples() -> list[Panel]:
     return panels
 
 
+class _OutputPath(click.Path):
+    """``-o``: a path ending in ``/`` names a directory, created when missing."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else value
+        if isinstance(text, str) and text.endswith(("/", os.sep)) and text != "-":
+            try:
+                Path(text).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self.fail(f"cannot create directory {text}: {exc.strerror}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def _output_format(fmt: str | None, output: Path | None) -> Format:
     """--format, else the format -o's extension names; an unknown extension is an error.
 
@@ -554,8 +567,9 @@ Examples:
   guttests report lab.hl7 --format html              writes ./lab.html
   guttests report stool.hl7 perm.csv -o report.md    one report, serial results
   cat lab.hl7 | guttests report - --format json > report.json
-  guttests report results.csv --sex F --birth-date 1980-04-02
+  guttests report no_context.csv --sex F --birth-date 1980-04-02   (guttests examples)
   guttests report export.hl7 --format html -o reports/    one file per patient
+                                                  (reports/ is created if missing)
   guttests report lab.hl7 --ranges my_lab.toml --optimal practice.toml
 
 \b
@@ -587,9 +601,10 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=True, path_type=Path),
-    help="Write to this file (or, for several patients, this existing directory). Default: "
-    "stdout; HTML goes to INPUT-NAME.html in the current directory.",
+    type=_OutputPath(dir_okay=True, path_type=Path),
+    help="Write to this file, or to this directory (one file per patient; a path ending in / "
+    "is created if missing). Default: stdout; HTML goes to INPUT-NAME.html in the current "
+    "directory.",
 )
 @_range_options
 @click.option(
@@ -612,6 +627,14 @@ html, json and fhir need -o DIRECTORY (one file per patient) or --patient ID."""
     help="Age at collection (45, 6 mo, 3 wk, 10 d), when the input gives no birth date.",
 )
 @click.option("--deidentify", is_flag=True, help="Leave out patient name, identifiers, file names.")
+@click.option(
+    "--fhir-systems",
+    "fhir_systems_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE.toml",
+    help="FHIR output: map HL7 assigning authorities ([identifier_systems]) and local coding "
+    "systems ([coding_systems]) to URIs (see: guttests docs integration).",
+)
 @click.option("--patient", "patient_id", metavar="ID", help="Report only this patient's panels.")
 @click.option(
     "--example",
@@ -642,6 +665,7 @@ def report(
     birth_date: datetime | None,
     age: Any,
     deidentify: bool,
+    fhir_systems_path: Path | None,
     patient_id: str | None,
     example: bool,
     timestamp: bool,
@@ -705,9 +729,42 @@ def report(
         several_ok=output is not None and output.is_dir(),
         attach_pdf=attach_pdf,
         page_size=cast("Any", page_size.lower()),
+        fhir_systems=_fhir_systems(fhir_systems_path),
     )
     # De-identified: the default file name does not repeat the input's (it may name the patient).
     _emit(texts, report_format, output, _default_stem(() if deidentify else inputs, example))
+
+
+def _fhir_systems(path: Path | None) -> dict[str, dict[str, str]]:
+    """The ``--fhir-systems`` file: ``[identifier_systems]`` and ``[coding_systems]`` tables
+    of names to absolute URIs."""
+    if path is None:
+        return {}
+    import tomllib
+
+    from ._reports._fhir import is_absolute_uri
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"cannot read the FHIR systems file: {exc}", source=str(path)) from exc
+    out: dict[str, dict[str, str]] = {}
+    for table in ("identifier_systems", "coding_systems"):
+        entries = data.get(table, {})
+        if not isinstance(entries, dict):
+            raise InputError(f"[{table}] must be a table of names to URIs", source=str(path))
+        for name, uri in entries.items():
+            if not isinstance(uri, str) or not is_absolute_uri(uri):
+                raise InputError(
+                    f"[{table}] {name!r}: not an absolute URI",
+                    source=str(path),
+                    hint="write the system as an http(s) URL or a urn:oid:/urn:uuid: URN",
+                )
+        out[table] = dict(entries)
+    unknown = set(data) - {"identifier_systems", "coding_systems"}
+    if unknown:
+        raise InputError(f"unknown table(s) {sorted(unknown)}", source=str(path))
+    return out
 
 
 def _use_colour(color: bool | None, fmt: str, output: Path | None) -> bool:
@@ -733,6 +790,7 @@ def _build_reports(
     several_ok: bool,
     attach_pdf: bool = False,
     page_size: Literal["a4", "letter"] = "a4",
+    fhir_systems: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str | bytes]:
     from ._cli._context import annotate, fill_context, group_by_patient
     from ._interpret import interpret_panel
@@ -778,12 +836,19 @@ def _build_reports(
             generated_at=generated,
             catalogue=catalogue,
         )
+        systems = fhir_systems or {}
         if report_format == "pdf":
             texts.append(render_pdf(built, page_size=page_size))
         else:
             texts.append(
                 render(
-                    built, report_format, colour=color, attach_pdf=attach_pdf, page_size=page_size
+                    built,
+                    report_format,
+                    colour=color,
+                    attach_pdf=attach_pdf,
+                    page_size=page_size,
+                    identifier_systems=systems.get("identifier_systems"),
+                    coding_systems=systems.get("coding_systems"),
                 )
             )
     return texts
@@ -936,7 +1001,7 @@ def batch(
                 "apply to "
                 "--engine dask (Parquet in, Parquet out)"
             )
-        from .dataframe import interpret_parquet
+        from .dask import interpret_parquet
 
         summary = interpret_parquet(
             source,
@@ -1350,6 +1415,77 @@ def analytes(family: str | None, fmt: str, range_paths: tuple[Path, ...]) -> Non
     ]
     headers = ["ID", "FAMILY", "SPECIMEN", "UNIT", "LOINC", "NAME AND ALIASES"]
     _stdout(_safe(table(headers, rows, wrap_last=50)))
+
+
+# --- documentation and example files (installed with the package) -----------------------
+
+_EXTRA_EXAMPLES = ("no_context.csv",)
+"""Bundled example files beyond those of ``report --example``: ``no_context.csv`` has no
+sex or birth date (for the --sex/--birth-date example of the docs)."""
+
+
+def _docs_dir() -> Any:
+    from importlib.resources import files
+
+    packaged = files("guttests") / "_docs"
+    if packaged.is_dir():
+        return packaged
+    # a source checkout or editable install: the repository's docs/
+    return Path(__file__).resolve().parents[2] / "docs"
+
+
+@cli.command(
+    "docs",
+    short_help="Print the documentation installed with guttests.",
+    context_settings=_CONTEXT_SETTINGS,
+    epilog="""\b
+Examples:
+  guttests docs                  list the topics
+  guttests docs cli              the command-line reference
+  guttests docs range-format     how to write a range file""",
+)
+@click.argument("topic", required=False)
+def docs_command(topic: str | None) -> None:
+    """Print a documentation TOPIC (Markdown), or list the topics."""
+    base = _docs_dir()
+    topics = sorted(p.name.removesuffix(".md") for p in base.iterdir() if p.name.endswith(".md"))
+    if topic is None:
+        _stdout("\n".join(topics))
+        return
+    name = topic.removesuffix(".md")
+    if name not in topics:
+        raise click.UsageError(f"no documentation topic {topic!r}; topics: {', '.join(topics)}")
+    _stdout((base / f"{name}.md").read_text(encoding="utf-8"))
+
+
+@cli.command(
+    "examples",
+    short_help="Copy the bundled example input files into a directory.",
+    context_settings=_CONTEXT_SETTINGS,
+    epilog="""\b
+Examples:
+  guttests examples                   copy them into the current directory
+  guttests examples demo/ && guttests report demo/stool.hl7
+  guttests report no_context.csv --sex F --birth-date 2019-04-02""",
+)
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+def examples_command(directory: Path | None) -> None:
+    """Copy the bundled example files (HL7 v2, CSV, guttests JSON) into DIRECTORY (default:
+    the current directory); an existing file of the same name is left alone."""
+    from importlib.resources import files
+
+    from ._cli._examples import EXAMPLES
+
+    target = directory or Path(".")
+    target.mkdir(parents=True, exist_ok=True)
+    base = files("guttests") / "_data" / "examples"
+    for name in (*EXAMPLES, *_EXTRA_EXAMPLES):
+        path = target / name
+        if path.exists():
+            click.echo(f"kept existing {path}", err=True)
+            continue
+        path.write_bytes((base / name).read_bytes())
+        click.echo(f"wrote {path}", err=True)
 
 
 # --- entry point -------------------------------------------------------------------------

@@ -40,10 +40,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from ._catalogue import Catalogue
+from ._catalogue import Catalogue, resolve_catalogue
 from ._errors import GuttestsError, InputError
 from ._interpret import RangePolicy, interpret
 from ._models import (
@@ -86,16 +85,12 @@ except ImportError as _exc:  # pragma: no cover - exercised in a subprocess test
 
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-    from distributed import Client
-
-    from ._dask import ParquetSummary
 
 __all__ = [
     "OUTPUT_COLUMNS",
     "FrameError",
     "MissingDependencyError",
     "interpret_frame",
-    "interpret_parquet",
     "output_meta",
 ]
 
@@ -130,7 +125,7 @@ Frame = TypeVar("Frame", "pd.DataFrame", "pa.Table")
 def interpret_frame(
     df: Frame,
     *,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue | Literal["default"] | None = "default",
     optimal: Catalogue | None = None,
     policy: RangePolicy | None = None,
     mapping: CsvMapping | None = None,
@@ -138,7 +133,9 @@ def interpret_frame(
 ) -> Frame:
     """The rows of ``df`` with the interpretation columns appended, row for row, in order.
 
-    ``catalogue`` defaults to the shipped one; ``optimal`` is a practitioner range set
+    ``catalogue`` is ``"default"`` (the shipped one, as everywhere in guttests), a
+    :class:`~guttests.Catalogue`, or ``None`` for none (lab ranges only); ``optimal`` is a
+    practitioner range set
     (it never changes the appended columns, which describe the reference range);
     ``mapping`` names the columns as for the CSV reader. ``prefix`` is put before
     each appended column's name, for tables that already have a column called, say,
@@ -183,41 +180,6 @@ def _dtype(key: str) -> Any:
     return _TEXT_DTYPE if OUTPUT_COLUMNS[key] == "string" else np.float64
 
 
-def interpret_parquet(
-    input_dir: str | Path,
-    output_dir: str | Path,
-    *,
-    workers: int | None = None,
-    client: Client | None = None,
-    scheduler: str | None = None,
-    catalogue: Catalogue | None = None,
-    optimal: Catalogue | None = None,
-    policy: RangePolicy | None = None,
-    mapping: CsvMapping | None = None,
-    prefix: str = "",
-    overwrite: bool = False,
-) -> ParquetSummary:
-    """Interpret a Parquet dataset with Dask; see :func:`guttests._dask.interpret_parquet`.
-
-    Needs the ``dask`` extra (``pip install 'guttests[dask]'``).
-    """
-    from ._dask import interpret_parquet as run
-
-    return run(
-        input_dir,
-        output_dir,
-        workers=workers,
-        client=client,
-        scheduler=scheduler,
-        catalogue=catalogue,
-        optimal=optimal,
-        policy=policy,
-        mapping=mapping,
-        prefix=prefix,
-        overwrite=overwrite,
-    )
-
-
 # --- tables ------------------------------------------------------------------------------
 
 
@@ -227,7 +189,7 @@ def _is_arrow(df: object) -> bool:
 
 def _interpret_arrow(
     table: pa.Table,
-    catalogue: Catalogue | None,
+    catalogue: Catalogue | Literal["default"] | None,
     optimal: Catalogue | None,
     policy: RangePolicy | None,
     mapping: CsvMapping | None,
@@ -376,7 +338,7 @@ class _FastGroup:
 
 def _interpret_columns(
     df: pd.DataFrame,
-    catalogue: Catalogue | None,
+    catalogue: Catalogue | Literal["default"] | None,
     optimal: Catalogue | None,
     policy: RangePolicy | None,
     mapping: CsvMapping | None,
@@ -385,7 +347,7 @@ def _interpret_columns(
     positions: list[int] | None = None,
 ) -> dict[str, np.ndarray]:
     m = mapping or CsvMapping()
-    cat = catalogue if catalogue is not None else Catalogue.default()
+    cat = resolve_catalogue(catalogue)
     pol = policy or RangePolicy()
     header = header if header is not None else [str(c) for c in df.columns]
     cols = _Columns(header, m, None, 1)

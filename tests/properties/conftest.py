@@ -6,6 +6,6 @@ hook again here keeps the suite working from a source tree without that entry po
 
 from __future__ import annotations
 
-from guttests.testing import _hypothesis_setup_hook
+from guttests.testing import register_strategies
 
-_hypothesis_setup_hook()  # also registered by the entry point; harmless twice
+register_strategies()  # also registered by the entry point; harmless twice

@@ -476,8 +476,12 @@ def _detect(stream: _Peekable, name: str | None) -> InputFormat:
             obj = json.loads(first)
         except (ValueError, RecursionError):
             obj = None  # a multi-line document: look for its markers instead
+        if isinstance(obj, dict) and obj.keys() >= _OUTPUT_KEYS:
+            raise _output_refused(name, "a `guttests batch` NDJSON line (an interpreted result)")
         if isinstance(obj, dict):
             return "fhir" if "resourceType" in obj else "json"
+        if _REPORT_MARK.search(head):
+            raise _output_refused(name, "a guttests JSON report (guttests-report/1)")
         if _GUTTESTS_MARK.search(head):
             return "json"
         if _FHIR_MARK.search(head):
@@ -503,6 +507,20 @@ def _detect(stream: _Peekable, name: str | None) -> InputFormat:
         source=name,
         text=_escaped(stripped),
         hint="pass format= to force one",
+    )
+
+
+_OUTPUT_KEYS = frozenset({"status", "flag_text", "interpretation_display", "value_kind", "source"})
+"""Keys every record of guttests' own output has (``result_record``), and no input has."""
+_REPORT_MARK = re.compile(r'"schema"\s*:\s*"guttests-report/1"')
+
+
+def _output_refused(name: str | None, what: str) -> FormatError:
+    return FormatError(
+        f"this is guttests output, not lab input: {what}",
+        source=name,
+        hint="interpret the original lab file again (HL7 v2, FHIR, CSV or a guttests-results/1 "
+        "document); guttests output is not read back as results",
     )
 
 

@@ -17,17 +17,22 @@ PDF is bytes: :func:`render_pdf` (needs the ``guttests[pdf]`` extra, WeasyPrint)
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Mapping
+from functools import partial
+from importlib.resources import files
+from typing import Any, Literal
 
 from .._errors import ReportError
 from ._model import (
     SCHEMA_ID,
     AnalyteLookup,
     Report,
+    ReportDocument,
     ResultRow,
     build_report,
+    report_json_schema,
     result_record,
 )
 
@@ -37,11 +42,15 @@ __all__ = [
     "AnalyteLookup",
     "Format",
     "Report",
+    "ReportDocument",
     "ResultRow",
     "build_report",
     "render",
     "render_pdf",
+    "report_json_schema",
+    "report_schema",
     "result_record",
+    "schema_documents",
 ]
 
 Format = Literal["text", "md", "html", "json", "fhir", "hl7", "pdf"]
@@ -61,6 +70,39 @@ def render_pdf(report: Report, *, page_size: PageSize = "a4") -> bytes:
     return _render_pdf(_neutralised(report), page_size=page_size)
 
 
+SCHEMA_FILES: dict[str, str] = {
+    "report": "guttests-report-1.schema.json",
+    "results": "guttests-results-1.schema.json",
+}
+"""Published JSON Schemas: packaged in ``guttests/_data/schemas`` and copied to
+``docs/schemas`` (both generated from the models by ``scripts/write_schemas.py``)."""
+
+
+def schema_documents() -> dict[str, dict[str, Any]]:
+    """The published JSON Schemas, generated from the models, by file name."""
+    from .._readers.jsonio import results_document_schema
+
+    return {
+        SCHEMA_FILES["report"]: report_json_schema(),
+        SCHEMA_FILES["results"]: results_document_schema(),
+    }
+
+
+def report_schema(kind: Literal["report", "results"] = "report") -> dict[str, Any]:
+    """The JSON Schema shipped with guttests: ``"report"`` for the JSON report (and, in its
+    ``$defs``, the ``ResultRow`` line of ``guttests batch``), ``"results"`` for the
+    ``guttests-results/1`` input document.
+
+    >>> report_schema()["properties"]["schema"]["const"]
+    'guttests-report/1'
+    """
+    if kind not in SCHEMA_FILES:
+        raise ReportError(f"unknown schema {kind!r}", hint=f"choose one of {tuple(SCHEMA_FILES)}")
+    text = (files("guttests") / "_data" / "schemas" / SCHEMA_FILES[kind]).read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
 def render(
     report: Report,
     format: Format,
@@ -68,11 +110,19 @@ def render(
     colour: bool = False,
     attach_pdf: bool = False,
     page_size: PageSize = "a4",
+    identifier_systems: Mapping[str, str] | None = None,
+    coding_systems: Mapping[str, str] | None = None,
 ) -> str:
     """Render a report; ``colour`` adds ANSI colour to the text format only.
 
     ``attach_pdf`` (FHIR only) carries the PDF report as ``DiagnosticReport.presentedForm``.
     PDF itself is binary: use :func:`render_pdf`.
+
+    ``identifier_systems`` (FHIR only) maps an HL7 v2 assigning authority (CX.4, as the
+    input wrote it) to the identifier system URI your organisation registered for it;
+    without a mapping an identifier keeps its assigner and type but gets no system
+    (docs/integration.md). ``coding_systems`` (FHIR only) maps a local coding-system name
+    (``99LAB``) to a URI; local systems are otherwise written without a system.
 
     The renderers only read the :class:`Report`: they never re-decide a flag or
     re-convert a unit.
@@ -98,15 +148,18 @@ def render(
     if format == "fhir":
         from ._fhir import render_fhir
 
+        fhir = partial(
+            render_fhir, identifier_systems=identifier_systems, coding_systems=coding_systems
+        )
         if attach_pdf:
             from ._fhir import attach_presented_form
 
             return attach_presented_form(
-                _surrogate_safe(render_fhir, report),
+                _surrogate_safe(fhir, report),
                 render_pdf(report, page_size=page_size),
                 report,
             )
-        return _surrogate_safe(render_fhir, report)
+        return _surrogate_safe(fhir, report)
     if format == "hl7":
         from ._hl7 import render_hl7
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from ._model import LAYOUT_FIELDS, SCHEMA_ID, Report
+from ._model import SCHEMA_ID, Report
 
 __all__ = ["render_json", "report_document"]
 
@@ -28,7 +28,7 @@ def report_document(report: Report) -> dict[str, Any]:
         "summary": report.summary,
         "disclaimer": report.disclaimer,
         "panels": [p.model_dump(mode="json", exclude={"rows"}) for p in report.panels],
-        "results": [r.model_dump(mode="json", exclude=set(LAYOUT_FIELDS)) for r in report.rows],
+        "results": [r.model_dump(mode="json") for r in report.rows],
         "sources": [s.model_dump(mode="json") for s in report.sources],
         "caveats": [c.model_dump(mode="json") for c in report.caveats],
         "serial": [s.model_dump(mode="json") for s in report.serial],

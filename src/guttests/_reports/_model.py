@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .._errors import ReportError
 from .._models import (
@@ -29,6 +29,7 @@ from .._models import (
 )
 from .._types import Evidence, InterpretationCode, ValueKind
 from .._values import CensoredValue, OrdinalValue, QuantityValue
+from .._version import __version__
 from ._phrases import label, phrase, phrases
 
 __all__ = [
@@ -38,13 +39,16 @@ __all__ = [
     "CaveatEntry",
     "CodingOut",
     "Counts",
+    "IdentifierOut",
     "OptimalOut",
     "PanelSection",
+    "PanelSummary",
     "PatientHeader",
     "PositionOut",
     "RangeOut",
     "RangeSource",
     "Report",
+    "ReportDocument",
     "ResultRow",
     "SerialChange",
     "SerialPoint",
@@ -52,6 +56,7 @@ __all__ = [
     "SourceOut",
     "build_report",
     "fmt_number",
+    "report_json_schema",
     "result_record",
 ]
 
@@ -82,6 +87,15 @@ class CodingOut(_Out):
     display: str | None
 
 
+class IdentifierOut(_Out):
+    """An identifier as the input gave it (left out of de-identified reports)."""
+
+    value: str
+    system: str | None = None
+    assigner: str | None = None
+    type: str | None = None
+
+
 class BandOut(_Out):
     """One band of the range used, in the range's unit."""
 
@@ -91,7 +105,7 @@ class BandOut(_Out):
     high: float | None
     low_inclusive: bool
     high_inclusive: bool
-    terms: list[str]
+    terms: tuple[str, ...]
 
 
 class RangeOut(_Out):
@@ -114,7 +128,7 @@ class RangeOut(_Out):
     origin: str | None
     kind: str
     note: str | None
-    bands: list[BandOut]
+    bands: tuple[BandOut, ...]
 
 
 class PositionOut(_Out):
@@ -170,18 +184,23 @@ class ResultRow(_Out):
     position: PositionOut | None
     optimal: OptimalOut | None
     reason: str | None
-    notes: list[str]
-    caveats: list[str]
-    lab_flags: list[str]
+    notes: tuple[str, ...]
+    caveats: tuple[str, ...]
+    lab_flags: tuple[str, ...]
     lab_range_text: str | None
     source: SourceOut
     panel: str | None
     panel_index: int | None
     collected: str | None
-    codes: list[CodingOut]
+    codes: tuple[CodingOut, ...]
     specimen: str | None
     lab: str | None
     method: str | None
+    identifiers: tuple[IdentifierOut, ...] = ()
+    """The source's identifiers for this result (empty when de-identified)."""
+    source_id: str | None = None
+    """The source's own id for this result, e.g. the FHIR Observation.id (``None`` when
+    de-identified)."""
     # layout only (not part of the JSON record):
     display_name: str = ""
     range_ref: int | None = None
@@ -225,6 +244,8 @@ class PatientHeader(_Out):
     sex: str | None
     birth_date: str | None
     age: str | None
+    identifiers: tuple[IdentifierOut, ...] = ()
+    """Every identifier the input gave, with its system or assigning authority."""
 
 
 class CaveatEntry(_Out):
@@ -316,6 +337,83 @@ class Report(_Out):
     def rows(self) -> tuple[ResultRow, ...]:
         """All rows of all panels, in input order."""
         return tuple(r for p in self.panels for r in p.rows)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_document(cls, data: Any) -> Any:
+        # The JSON report (render(report, "json")) lists panels without their rows and
+        # all rows under "results": read it back into the model it was written from.
+        if not (isinstance(data, dict) and "results" in data and "schema" in data):
+            return data
+        doc = dict(data)
+        results = doc.pop("results")
+        doc["schema_id"] = doc.pop("schema")
+        panels = [dict(p) for p in doc.get("panels") or ()]
+        rows: dict[int, list[Any]] = {i: [] for i in range(len(panels))}
+        for row in results if isinstance(results, list) else ():
+            index = row.get("panel_index") if isinstance(row, dict) else None
+            if not isinstance(index, int) or index not in rows:
+                raise ValueError("a result of the report names no panel of the report")
+            rows[index].append(row)
+        for i, panel in enumerate(panels):
+            panel["rows"] = rows[i]
+        doc["panels"] = panels
+        doc.setdefault(
+            "has_optimal",
+            any(isinstance(r, dict) and r.get("optimal") is not None for r in results),
+        )
+        return doc
+
+
+class PanelSummary(_Out):
+    """One panel of the JSON report (its rows are listed under ``results``)."""
+
+    index: int
+    name: str | None
+    title: str
+    collected: str | None
+    lab: str | None
+    source: str | None
+    counts: Counts
+    summary: str
+
+
+class ReportDocument(_Out):
+    """The JSON report (``render(report, "json")``): the model the published schema is
+    generated from. ``results`` holds every row of every panel, in input order; each is
+    also the line format of ``guttests batch`` (which leaves out the two layout fields)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    schema_: Literal["guttests-report/1"] = Field(alias="schema")
+    title: str
+    guttests_version: str
+    catalogue_hash: str
+    generated_at: str | None
+    deidentified: bool
+    patient: PatientHeader
+    collected: tuple[str, ...]
+    labs: tuple[str, ...]
+    inputs: tuple[str, ...]
+    counts: Counts
+    summary: str
+    disclaimer: str
+    panels: tuple[PanelSummary, ...]
+    results: tuple[ResultRow, ...]
+    sources: tuple[RangeSource, ...]
+    caveats: tuple[CaveatEntry, ...]
+    serial: tuple[SerialSeries, ...]
+
+
+def report_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the JSON report, generated from :class:`ReportDocument`."""
+    schema = ReportDocument.model_json_schema(by_alias=True, mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://guttests.invalid/schemas/guttests-report-1.schema.json",
+        **schema,
+        "title": "guttests report (guttests-report/1)",
+    }
 
 
 # --- formatting helpers --------------------------------------------------------------------
@@ -642,6 +740,8 @@ def result_record(
         "specimen": str(specimen) if specimen is not None else r.specimen_text,
         "lab": r.lab or (panel.lab if panel is not None else None),
         "method": r.method,
+        "identifiers": [] if deidentify else [i.model_dump() for i in r.identifiers],
+        "source_id": None if deidentify else prov.source_id,
     }
 
 
@@ -694,6 +794,7 @@ def _patient_header(
         sex=ctx.sex,
         birth_date=ctx.birth_date.isoformat() if ctx.birth_date else None,
         age=age,
+        identifiers=tuple(IdentifierOut(**i.model_dump()) for i in ctx.identifiers),
     )
 
 
@@ -768,17 +869,20 @@ def build_report(
     panels: Sequence[Panel],
     interpretations: Sequence[Sequence[Interpretation]],
     *,
-    catalogue_hash: str,
-    version: str,
+    catalogue_hash: str | None = None,
+    version: str | None = None,
     deidentify: bool = False,
     generated_at: datetime | None = None,
-    catalogue: AnalyteLookup | None = None,
+    catalogue: AnalyteLookup | Literal["default"] | None = "default",
 ) -> Report:
     """Build the one report model that every renderer reads.
 
     ``interpretations[i]`` holds one interpretation per result of ``panels[i]``, in order.
-    ``catalogue`` (optional) supplies analyte display names and the variation data for
-    reference change values of serial results.
+    ``catalogue`` supplies analyte display names and the variation data for reference
+    change values of serial results: ``"default"`` (the shipped catalogue, as everywhere
+    in guttests), a :class:`~guttests.Catalogue`, or ``None`` for none. ``version``
+    defaults to the installed guttests version and ``catalogue_hash`` to the catalogue's
+    ``content_hash`` (empty when there is no catalogue); pass them only to override.
 
     >>> from guttests._models import Interpretation, Panel, Provenance, Result
     >>> r = Result(name="Zonulin", value_text="??", provenance=Provenance(location="row 2"))
@@ -791,6 +895,15 @@ def build_report(
         raise ReportError(
             f"{len(panels)} panels but {len(interpretations)} lists of interpretations"
         )
+    if isinstance(catalogue, str):
+        from .._catalogue import Catalogue
+
+        catalogue = Catalogue.default()
+    if version is None:
+        version = __version__
+    if catalogue_hash is None:
+        found = getattr(catalogue, "content_hash", None)
+        catalogue_hash = found if isinstance(found, str) else ""
     if deidentify:
         panels, interpretations = _deidentified(panels, interpretations)
     patient = _merge_patients(panels)

@@ -18,10 +18,10 @@ example. With hypothesis' ``from_type``, the library's own models work too::
 
     st.from_type(ReferenceRange), st.from_type(Result), st.from_type(Panel)
 
-once :func:`_hypothesis_setup_hook` has run (hypothesis runs it through the
-``hypothesis`` entry point when guttests is installed).
+once :func:`register_strategies` has run (installed guttests registers them by itself
+through the ``hypothesis`` entry point).
 
-Requires ``hypothesis`` (a test dependency, not a run-time one).
+Requires ``hypothesis``: ``pip install 'guttests[testing]'`` (hypothesis only).
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ try:
     from hypothesis import strategies as st
     from hypothesis.strategies import SearchStrategy
 except ImportError as exc:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "guttests.testing needs hypothesis: pip install 'guttests[test]' or pip install hypothesis"
-    ) from exc
+    raise ImportError("guttests.testing needs hypothesis: pip install 'guttests[testing]'") from exc
 
 from .._models import Panel
 from ._strategies import (
@@ -77,6 +75,7 @@ __all__ = [
     "panels",
     "patient_contexts",
     "reference_ranges",
+    "register_strategies",
     "results",
     "to_csv",
     "to_fhir",
@@ -175,17 +174,48 @@ def json_documents(
     return _serialised("json", to_json, from_panels, max_panels)
 
 
-def _hypothesis_setup_hook() -> None:
+def register_strategies() -> None:
     """Register strategies for the guttests models with ``st.from_type``.
 
-    Called by hypothesis through the ``hypothesis`` entry point (which points at
-    ``guttests._hypothesis_plugin``); safe to call again.
+    Installed guttests does this by itself (the ``hypothesis`` entry point); call it from
+    a source tree without the installed entry point. Safe to call again.
 
     >>> from guttests._models import Panel
-    >>> _hypothesis_setup_hook()
+    >>> register_strategies()
     >>> isinstance(find(st.from_type(Panel), lambda p: True), Panel)
     True
     """
-    from .._hypothesis_plugin import _hypothesis_setup_hook as hook
+    import importlib
 
-    hook()
+    from .._strategy_table import STRATEGIES
+
+    here = globals()
+    for (module, cls), (name, args) in STRATEGIES.items():
+        model = getattr(importlib.import_module(module), cls)
+        strategy = bands().flatmap(st.sampled_from) if name == "_band" else here[name](*args)
+        st.register_type_strategy(model, strategy)
+
+
+_hypothesis_setup_hook = register_strategies
+"""The former name of :func:`register_strategies`."""
+
+
+def _resolve_annotations() -> None:
+    # hypothesis' strategy decorators evaluate annotations in their own module: resolve them
+    # here, so that typing.get_type_hints works on every public strategy.
+    import typing
+
+    from . import _strategies
+
+    for name in __all__:
+        fn = globals().get(name)
+        if not callable(fn) or not isinstance(getattr(fn, "__annotations__", None), dict):
+            continue
+        try:
+            typing.get_type_hints(fn)
+        except NameError:
+            namespace = {**vars(_strategies), **globals()}
+            fn.__annotations__ = typing.get_type_hints(fn, globalns=namespace)
+
+
+_resolve_annotations()
