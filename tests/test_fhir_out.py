@@ -319,11 +319,6 @@ def test_fhir_round_trip_keeps_loinc_systems(path: Path) -> None:
         assert [c.is_loinc for c in b.all_codes()] == [c.is_loinc for c in a.all_codes()]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the FHIR reader to capture identifiers and ids (H2, issue 15); "
-    "remove this marker once it does",
-)
 def test_fhir_round_trip_keeps_identifiers() -> None:
     """FHIR -> guttests -> FHIR keeps the patient's identifiers with their systems and names
     each source Observation in derivedFrom."""

@@ -27,10 +27,19 @@ import calendar
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from ._models import Age
+
+class Age(Protocol):
+    """An age given as a number and a UCUM unit (:class:`guttests.Age` is one)."""
+
+    @property
+    def value(self) -> float:
+        """The number."""
+
+    @property
+    def unit(self) -> str:
+        """``a``, ``mo``, ``wk`` or ``d``."""
 
 __all__ = ["CalendarAge", "completed_months"]
 

@@ -6,7 +6,8 @@ reader into a :class:`~guttests.Result`, as everywhere else. What is cached is w
 serialisation. Results that repeat (same analyte, value text, unit, range, lab, flags,
 specimen, collection time ... under the same patient sex, age and birth date) are
 interpreted, built and serialised once; later ones reuse the serialised bytes and fill in
-only the fields that belong to one record (``source``, ``panel_index``).
+only the fields that belong to one record (``source``, ``panel_index``, ``identifiers``,
+``source_id``).
 
 The key is every field of the :class:`~guttests.Result` except its provenance and
 identifiers, every field of the :class:`~guttests.Panel` except its results, patient and
@@ -39,7 +40,7 @@ import orjson
 
 from ._interpret import DEFAULT_POLICY, RangePolicy, _engine, _resolve_catalogue
 from ._models import Panel, PatientContext, Provenance, Result
-from ._reports._model import result_record, source_record
+from ._reports._model import identity_record, result_record, source_record
 
 __all__ = ["BatchCounts", "write_records", "write_records_plain"]
 
@@ -60,8 +61,9 @@ _PROBES = 64
 _RESULT_FIELDS = tuple(f for f in Result.model_fields if f not in RESULT_PER_RECORD)
 _PANEL_FIELDS = tuple(f for f in Panel.model_fields if f not in PANEL_OUTSIDE)
 _PATIENT_FIELDS = tuple(f for f in PatientContext.model_fields if f not in PATIENT_IDENTITY)
-_SLOT_SOURCE = "\x00guttests-slot-source\x00"
-_SLOT_INDEX = "\x00guttests-slot-index\x00"
+_SLOTS = ("source", "panel_index", "identifiers", "source_id")
+"""Record fields that belong to one result (its place and its source's identifiers)."""
+_SLOT_MARKERS = {name: orjson.dumps(f"\x00guttests-slot-{name}\x00") for name in _SLOTS}
 _PROBE_PROVENANCE = Provenance(source="probe", location="\x00probe\x00", format="probe")
 
 _dumps = orjson.dumps
@@ -111,26 +113,34 @@ def _value_key(values: Any) -> tuple[Any, ...]:
 
 
 class _Template:
-    """A record's bytes around its per-record fields."""
+    """A record's bytes around its per-record fields (the ``_SLOTS``), in record order."""
 
-    __slots__ = ("head", "interpreted", "keep", "middle", "order", "tail")
+    __slots__ = ("interpreted", "keep", "order", "pieces")
 
     def __init__(self, data: bytes, interpreted: bool, keep: object) -> None:
-        src, idx = _dumps(_SLOT_SOURCE), _dumps(_SLOT_INDEX)
-        if data.count(src) != 1 or data.count(idx) != 1:
-            raise ValueError("slot marker not found once")
-        i, j = data.index(src), data.index(idx)
-        self.order = i < j  # source first
-        first, second = (src, idx) if self.order else (idx, src)
-        self.head, rest = data.split(first)
-        self.middle, self.tail = rest.split(second)
+        found: list[tuple[int, str, bytes]] = []
+        for name, marker in _SLOT_MARKERS.items():
+            if data.count(marker) != 1:
+                raise ValueError("slot marker not found once")
+            found.append((data.index(marker), name, marker))
+        found.sort()
+        self.order = tuple(name for _, name, _ in found)
+        pieces, rest = [], data
+        for _, _, marker in found:
+            head, rest = rest.split(marker)
+            pieces.append(head)
+        pieces.append(rest)
+        self.pieces = tuple(pieces)
         self.interpreted = interpreted
         self.keep = keep
 
-    def fill(self, source: bytes, index: bytes) -> bytes:
-        if self.order:
-            return self.head + source + self.middle + index + self.tail
-        return self.head + index + self.middle + source + self.tail
+    def fill(self, values: dict[str, bytes]) -> bytes:
+        pieces = self.pieces
+        out = [pieces[0]]
+        for n, name in enumerate(self.order, 1):
+            out.append(values[name])
+            out.append(pieces[n])
+        return b"".join(out)
 
 
 class _Ranges:
@@ -237,8 +247,12 @@ def write_records(
             key = (context, _result_texts(d), tuple(map(id, objects))) if enabled else None
             tpl = cache.get(key, _UNSEEN) if key is not None else None
             if tpl.__class__ is _Template:
-                source = _dumps(source_record(r.provenance, deidentify))
-                lines.append(tpl.fill(source, index_bytes))
+                values = {
+                    "source": _dumps(source_record(r.provenance, deidentify)),
+                    "panel_index": index_bytes,
+                    **{k: _dumps(v) for k, v in identity_record(r, deidentify).items()},
+                }
+                lines.append(tpl.fill(values))
                 interpreted += tpl.interpreted
                 hits += 1
                 continue
@@ -260,8 +274,8 @@ def write_records(
                     enabled = False
                     cache.clear()
                     continue
-            record["source"] = _SLOT_SOURCE
-            record["panel_index"] = _SLOT_INDEX
+            for name in _SLOTS:
+                record[name] = f"\x00guttests-slot-{name}\x00"
             try:
                 made: _Template | None = _Template(
                     _dumps(record), interp.interpreted, (objects, pd, patient)
@@ -304,9 +318,8 @@ def _same_without_per_record(
     probe_panel = panel.model_copy(update={"patient": patient, "results": (probe_r,)})
     interp = run(probe_r, patient, panel.collected)
     other = result_record(interp, panel=probe_panel, panel_index=-1, deidentify=deidentify)
-    slots = {"source", "panel_index"}
-    return {k: v for k, v in record.items() if k not in slots} == {
-        k: v for k, v in other.items() if k not in slots
+    return {k: v for k, v in record.items() if k not in _SLOTS} == {
+        k: v for k, v in other.items() if k not in _SLOTS
     }
 
 

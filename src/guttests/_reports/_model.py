@@ -740,8 +740,18 @@ def result_record(
         "specimen": str(specimen) if specimen is not None else r.specimen_text,
         "lab": r.lab or (panel.lab if panel is not None else None),
         "method": r.method,
-        "identifiers": [] if deidentify else [i.model_dump() for i in r.identifiers],
-        "source_id": None if deidentify else prov.source_id,
+        **identity_record(r, deidentify),
+    }
+
+
+def identity_record(r: Result, deidentify: bool = False) -> dict[str, Any]:
+    """The source's identifiers of a result record (identifying data: none when
+    de-identified): ``identifiers`` and ``source_id``."""
+    if deidentify:
+        return {"identifiers": [], "source_id": None}
+    return {
+        "identifiers": [i.model_dump() for i in r.identifiers],
+        "source_id": r.provenance.source_id,
     }
 
 
