@@ -202,7 +202,8 @@ def test_run_time_guard_turns_the_cache_off(
 def test_cli_compact_writes_ranges_beside_the_output(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
-    from guttests.cli import cli, compact_ranges_path
+    from guttests._cli.batch import compact_ranges_path
+    from guttests.cli import cli
 
     src = FIXTURES / "hl7v2" / "stool_comprehensive.hl7"
     full, small = tmp_path / "full.ndjson", tmp_path / "small.ndjson"

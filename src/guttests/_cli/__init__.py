@@ -1,7 +1,11 @@
-"""Private helpers of the ``guttests`` command (:mod:`guttests.cli`).
+"""The ``guttests`` command's code (:mod:`guttests.cli` is only the entry point).
 
-Nothing here is public API; the modules are split out so that each command
-imports only what it needs.
+One module per command: ``report`` (readable reports), ``batch`` (NDJSON/Parquet in bulk),
+``catalogue`` (``ranges`` and ``analytes``), ``docs`` (``docs`` and ``examples``); shared
+error handling, options and output-file writing live in ``_common``; ``_context`` fills
+patient context from the command line, ``_tables`` and ``_examples`` serve the commands.
+Each module imports only click at start-up; readers, engine and renderers are imported by
+the command that needs them. Nothing here is public API.
 """
 
 __all__: list[str] = []
