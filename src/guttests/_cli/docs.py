@@ -25,8 +25,8 @@ def _docs_dir() -> Any:
     packaged = files("guttests") / "_docs"
     if packaged.is_dir():
         return packaged
-    # a source checkout or editable install: the repository's docs/
-    return Path(__file__).resolve().parents[2] / "docs"
+    # a source checkout or editable install: the repository's docs/ (src/guttests/_cli/ is 3 deep)
+    return Path(__file__).resolve().parents[3] / "docs"
 
 
 @click.command(
