@@ -97,38 +97,10 @@ BLOCKS = runnable()
 SCRIPTS = [b for b in BLOCKS if not (b.lang in PYTHON and ">>>" in b.code)]
 DOCTEST_FILES = sorted({b.file for b in BLOCKS if b not in SCRIPTS})
 
-# Blocks known to fail when this test was written (docs edited in parallel on other branches).
-# Keyed by file and the block's first line; strict: a block that starts to pass fails here
-# until its entry is removed. Shrink this set; never grow it for a new block.
-KNOWN_BROKEN: set[tuple[str, str]] = {
-    # signatures and sketches tagged python: tag them differently or make them run
-    (
-        "docs/architecture.md",
-        "def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]",
-    ),
-    (
-        "docs/input-formats.md",
-        "read(source, format=None, *, csv_mapping=None, encoding=None, source_name=None,",
-    ),
-    ("docs/input-formats.md", "CsvMapping("),
-    # name files that do not exist: use the bundled examples (guttests examples)
-    ("docs/cli.md", "guttests report stool-2023.hl7 stool-2024.hl7 permeability.csv -o robin.md"),
-    ("docs/cli.md", "mkdir reports && guttests report clinic-export.hl7 -f html -o reports/"),
-    (
-        "docs/cli.md",
-        "guttests report export.tsv --csv-mapping beispiel-labor.toml --encoding cp1252",
-    ),
-    ("docs/cli.md", "guttests batch nightly-export.hl7 -o interpreted.ndjson --ranges lab_ranges/"),
-    ("docs/cli.md", 'guttests ranges show "Faecal calprotectin"'),
-    ("docs/reports.md", "python - <<'EOF'"),
-    # fragments that use names defined elsewhere
-    (
-        "docs/testing.md",
-        "def dashboard_row(i: Interpretation, catalogue: Catalogue) -> dict[str, object]:",
-    ),
-    ("docs/testing.md", "@st.composite"),
-    ("docs/testing.md", "@given(st.lists(panels(), min_size=1, max_size=3))"),
-}
+# Blocks known to fail (docs edited in parallel on other branches). Keyed by file and the
+# block's first line; strict: a block that starts to pass fails here until its entry is
+# removed. Empty since issue 15's docs pass: keep it so; never add a block to it.
+KNOWN_BROKEN: set[tuple[str, str]] = set()
 
 
 def _key(block: Block) -> tuple[str, str]:
