@@ -32,7 +32,6 @@ _ASCII = str.maketrans(
         "▼": "v",
     }
 )
-_KEEP = frozenset("µ")
 
 
 def _strip_controls(s: str) -> str:
@@ -41,23 +40,15 @@ def _strip_controls(s: str) -> str:
 
 
 def ascii_text(s: str) -> str:
-    """Text for a terminal: no control characters, ASCII except µ.
+    """Text for a terminal: no control characters; the lab's own letters kept as written.
+
+    Only typographic symbols are written in ASCII (``≤`` as ``<=``, ``×`` as ``x``): same
+    meaning, readable on any terminal. Letters are never folded (``Müller`` stays).
 
     >>> ascii_text("≤50 µg/g\\x1b[31m × 2 – Müller")
-    '<=50 µg/g[31m x 2 - Muller'
+    '<=50 µg/g[31m x 2 - Müller'
     """
-    s = _strip_controls(s).translate(_ASCII)
-    if s.isascii():
-        return s
-    out: list[str] = []
-    for ch in s:
-        if ch.isascii() or ch in _KEEP:
-            out.append(ch)
-            continue
-        base = unicodedata.normalize("NFKD", ch)
-        base = "".join(c for c in base if not unicodedata.combining(c))
-        out.append(base if base.isascii() and base else f"<U+{ord(ch):04X}>")
-    return "".join(out)
+    return _strip_controls(s).translate(_ASCII)
 
 
 _MD = str.maketrans(
