@@ -69,7 +69,7 @@ def test_example_message_is_parsed_by_python_hl7_and_read_back() -> None:
     assert text.startswith("MSH|^~\\&|guttests^0.1.0|")
     assert "\n" not in text
     [pid] = _segments(text, "PID")
-    assert pid == "PID|1||EX-1001||Example^Robin||19840517|F"
+    assert pid == "PID|1||EX-1001^^^EXC^MR||Example^Robin||19840517|F"  # CX keeps its authority
     assert len(_segments(text, "OBR")) == len(rep.panels)
     _check_round_trip(rep, text)
 

@@ -41,6 +41,7 @@ class Age(Protocol):
     def unit(self) -> str:
         """``a``, ``mo``, ``wk`` or ``d``."""
 
+
 __all__ = ["CalendarAge", "completed_months"]
 
 _Count = tuple[int, int]

@@ -37,7 +37,7 @@ import orjson
 
 from .._errors import GuttestsError
 from ._json import report_document
-from ._model import PanelSection, Report, ResultRow, fmt_number
+from ._model import PanelSection, PatientHeader, Report, ResultRow, fmt_number
 from ._phrases import label
 
 __all__ = ["escape", "hl7_timestamp", "render_hl7"]
@@ -289,7 +289,7 @@ def _pid(report: Report) -> list[str]:
         "PID",
         "1",
         "",
-        escape(p.id) if p.id else "",
+        _patient_ids(p),
         "",
         _name(p.name) if p.name else "",
         "",
@@ -297,6 +297,33 @@ def _pid(report: Report) -> list[str]:
         _SEX.get(p.sex or "", ""),
     ]
     return [_segment(*pid)]
+
+
+def _patient_ids(p: PatientHeader) -> str:
+    """PID-3 as CX repetitions: value, assigning authority (CX.4, as the input named it, or
+    the FHIR system as its universal id) and identifier type (CX.5) — the identity an EHR
+    matches back, never reduced to the bare number.
+
+    >>> from guttests._reports._model import IdentifierOut
+    >>> ids = (IdentifierOut(value="123", assigner="HOSPA", type="MR"),
+    ...        IdentifierOut(value="9", system="urn:oid:1.2.3"))
+    >>> _patient_ids(PatientHeader(id="123", name=None, sex=None, birth_date=None, age=None,
+    ...                            identifiers=ids))
+    '123^^^HOSPA^MR~9^^^&urn:oid:1.2.3&URI'
+    """
+    if not p.identifiers:
+        return escape(p.id) if p.id else ""
+    out = []
+    for i in p.identifiers:
+        if i.assigner:
+            authority = escape(i.assigner)
+        elif i.system:
+            authority = f"&{escape(i.system)}&URI"
+        else:
+            authority = ""
+        cx = "^".join([escape(i.value), "", "", authority, escape(i.type) if i.type else ""])
+        out.append(cx.rstrip("^"))
+    return "~".join(out)
 
 
 def render_hl7(report: Report) -> str:
