@@ -27,9 +27,7 @@ from guttests.testing import to_fhir, to_hl7v2
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HL7_FIXTURES = sorted((FIXTURES / "hl7v2").glob("*.hl7"))
-FHIR_FIXTURES = sorted(
-    p for p in (FIXTURES / "fhir").iterdir() if p.suffix in {".json", ".ndjson"}
-)
+FHIR_FIXTURES = sorted(p for p in (FIXTURES / "fhir").iterdir() if p.suffix in {".json", ".ndjson"})
 
 
 def _same_as_validated(model: BaseModel) -> None:
@@ -90,3 +88,12 @@ def test_generated_results_equal_validated(panels: list[Panel], fmt: str) -> Non
     src: Any = io.StringIO(text, newline="")
     read = list(iter_panels(src, fmt, max_bytes=None, max_results=None))  # type: ignore[arg-type]
     assert _check(read) == sum(len(p.results) for p in panels)
+
+
+@given(st.text(alphabet=st.characters(codec=None, exclude_categories=())))
+def test_surrogate_check_equals_the_regex(text: str) -> None:
+    # the FHIR reader's C-speed check of each chunk for lone surrogates
+    from guttests._readers.fhir import _LONE_SURROGATE, _holds_surrogate
+
+    assert _holds_surrogate(text) == bool(_LONE_SURROGATE.search(text))
+    assert _holds_surrogate(text + "\ud800") and _holds_surrogate("\udfff" + text)
