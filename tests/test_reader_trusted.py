@@ -1,6 +1,6 @@
 """Readers that build results without pydantic validation build exactly the validated ones.
 
-The bulk readers construct ``Result``, ``Provenance`` and ``Identifier`` with
+The bulk readers construct ``Panel``, ``Result``, ``Provenance`` and ``Identifier`` with
 ``guttests._models.trusted`` (values they typed themselves, the ``Result`` validator's
 check run by hand). Each such object must equal what the validating constructor makes of
 the same fields: the same values of the same types, the same fields set, and the same
@@ -39,6 +39,7 @@ def _same_as_validated(model: BaseModel) -> None:
             "Provenance",
             "Identifier",
             "Result",
+            "Panel",
         }:
             _same_as_validated(v)
         elif isinstance(v, tuple):
@@ -57,6 +58,7 @@ def _same_as_validated(model: BaseModel) -> None:
 def _check(panels: Sequence[Panel]) -> int:
     n = 0
     for panel in panels:
+        _same_as_validated(panel)
         for r in panel.results:
             _same_as_validated(r)
             n += 1

@@ -799,13 +799,16 @@ def _group_panel(
     where = f"message {number}"
     if obr is not None:
         where += f", OBR {group.obr_number} (line {group.obr_line})"
-    return Panel(
+    # Built trusted: Panel has no validator of its own, and pydantic would run each
+    # Result's validator again (already run when each result was built).
+    return trusted(
+        Panel,
         name=name,
         patient=group.patient,
         collected=collected,
         lab=lab,
         results=results,
-        provenance=Provenance(source=source, location=where, format=_FORMAT),
+        provenance=trusted(Provenance, source=source, location=where, format=_FORMAT),
     )
 
 
