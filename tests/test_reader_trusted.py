@@ -34,7 +34,7 @@ def _same_as_validated(model: BaseModel) -> None:
     """``model`` equals a validated rebuild of itself, in values, types and fields set."""
     cls = type(model)
     fields = {k: getattr(model, k) for k in model.model_fields_set}
-    for k, v in fields.items():
+    for v in fields.values():
         if isinstance(v, BaseModel) and type(v).__name__ in {
             "Provenance",
             "Identifier",
@@ -98,4 +98,5 @@ def test_surrogate_check_equals_the_regex(text: str) -> None:
     from guttests._readers.fhir import _LONE_SURROGATE, _holds_surrogate
 
     assert _holds_surrogate(text) == bool(_LONE_SURROGATE.search(text))
-    assert _holds_surrogate(text + "\ud800") and _holds_surrogate("\udfff" + text)
+    assert _holds_surrogate(text + "\ud800")
+    assert _holds_surrogate("\udfff" + text)
