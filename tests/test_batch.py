@@ -227,3 +227,27 @@ def test_cli_compact_writes_ranges_beside_the_output(tmp_path: Path) -> None:
     assert small.stat().st_size < full.stat().st_size
     res = runner.invoke(cli, ["batch", str(src), "--compact", "-q"])
     assert res.exit_code == 2  # stdout has no place for the ranges
+
+
+def test_relaxed_gc_restores_the_collector() -> None:
+    import gc
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with batch.relaxed_gc():
+        assert gc.get_threshold()[0] >= 20_000
+        assert gc.get_freeze_count() >= frozen
+        garbage: list[object] = []
+        garbage.append(garbage)  # a cycle made inside is still collectable
+    del garbage
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen
+    # a caller's own freeze is left as it is
+    gc.freeze()
+    try:
+        kept = gc.get_freeze_count()
+        with batch.relaxed_gc():
+            pass
+        assert gc.get_freeze_count() == kept
+    finally:
+        gc.unfreeze()
+    assert gc.get_threshold() == before

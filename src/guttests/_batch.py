@@ -31,7 +31,9 @@ the ``"range"`` object.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import gc
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from operator import itemgetter
 from typing import IO, Any
@@ -169,6 +171,36 @@ def _compact(record: dict[str, Any], ranges: _Ranges) -> dict[str, Any]:
     return out
 
 
+_GC_THRESHOLD0 = 20_000
+"""Allocations between young-generation collections while a batch runs (CPython: 700)."""
+
+
+@contextmanager
+def relaxed_gc() -> Generator[None, None, None]:
+    """The garbage collector tuned for a long batch loop, restored afterwards.
+
+    Every young-generation collection also ages objects toward the full collections, and
+    each full collection walks every live object: the catalogue, the models' schemas, the
+    imported modules. Measured on the benchmark's 40,000-OBX batch, that work was 20-25 %
+    of the process's CPU time. While the loop runs, what exists before it is frozen
+    (:func:`gc.freeze`: left out of collections, still freed normally when released), and
+    young collections run every 20,000 allocations instead of 700. Collections still run,
+    so cycles made in the loop are still freed; the memory between collections stays
+    bounded by the threshold.
+    """
+    before = gc.get_threshold()
+    freeze = gc.get_freeze_count() == 0  # a caller's own freeze is left as it is
+    if freeze:
+        gc.freeze()
+    gc.set_threshold(max(before[0], _GC_THRESHOLD0), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if freeze:
+            gc.unfreeze()
+
+
 def _resolve_default() -> Any:
     return _resolve_catalogue("default")
 
@@ -225,6 +257,23 @@ def write_records(
     Returns (results, interpreted, panels); ``stats`` (if given) gets the cache's
     ``hits`` and whether the run-time check turned it ``off`` (1) or not (0).
     """
+    with relaxed_gc():
+        return _write_records(
+            panels, out, catalogue, optimal, policy, deidentify, ranges_out, progress, stats
+        )
+
+
+def _write_records(
+    panels: Iterable[Panel] | Iterable[tuple[int, Panel]],
+    out: IO[bytes],
+    catalogue: Any,
+    optimal: Any,
+    policy: RangePolicy,
+    deidentify: bool,
+    ranges_out: IO[bytes] | None,
+    progress: Callable[[int, int], None] | None,
+    stats: dict[str, int] | None,
+) -> BatchCounts:
     engine = _engine(_resolve_catalogue(catalogue), optimal, policy)
     run = engine.run
     ranges = _Ranges(ranges_out) if ranges_out is not None else None

@@ -597,6 +597,10 @@ _NO_ANALYTE: Any = object()  # a code that is not LOINC, or a LOINC code no anal
 _CACHE_LIMIT = 100_000
 
 
+_SUGGEST_CACHE_LIMIT = 4096
+"""Queries whose suggestions a catalogue remembers before starting afresh."""
+
+
 class Catalogue:
     """Analytes, ranges and caveats, indexed for lookup. Immutable and picklable.
 
@@ -628,6 +632,7 @@ class Catalogue:
         "_overridden",
         "_ranges",
         "_sources",
+        "_suggest_cache",
         "_user_ranges",
     )
 
@@ -645,6 +650,7 @@ class Catalogue:
     _overridden: tuple[Override, ...]
     _ranges: dict[str, ReferenceRange]
     _sources: tuple[str, ...]
+    _suggest_cache: dict[tuple[str, int], tuple[str, ...]]
     _user_ranges: frozenset[str]
 
     def __init__(
@@ -678,6 +684,7 @@ class Catalogue:
         setattr_(self, "_display", display)
         setattr_(self, "_cache", {})
         setattr_(self, "_code_cache", {})
+        setattr_(self, "_suggest_cache", {})
         setattr_(self, "_content_hash", None)  # computed on first use
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -894,6 +901,17 @@ class Catalogue:
         if n < 1 or not self._display:
             return []
         query = normalise_name(name)
+        # difflib over every known name costs milliseconds; the answer depends only on the
+        # query and this (immutable) catalogue: remembered per query, bounded.
+        known = self._suggest_cache.get((query, n))
+        if known is None:
+            known = self._suggest(query, n)
+            if len(self._suggest_cache) >= _SUGGEST_CACHE_LIMIT:
+                self._suggest_cache.clear()
+            self._suggest_cache[(query, n)] = known
+        return list(known)
+
+    def _suggest(self, query: str, n: int) -> tuple[str, ...]:
         keys = difflib.get_close_matches(
             query, self._display, n=len(self._display), cutoff=_SUGGEST_CUTOFF
         )
@@ -909,7 +927,7 @@ class Catalogue:
             if owner not in seen:
                 seen.add(owner)
                 out.append(self._display[k])
-        return out[:n]
+        return tuple(out[:n])
 
 
 def _rebuild_catalogue(

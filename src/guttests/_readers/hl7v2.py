@@ -76,10 +76,11 @@ from .._models import (
     Provenance,
     ReferenceRange,
     Result,
+    trusted,
 )
 from .._range_text import parse_range_text
 from .._types import ResultStatus, Specimen
-from .._values import Value
+from .._values import Value, value_text_problem
 from ._common import (
     coded_entry,
     coded_value,
@@ -798,13 +799,16 @@ def _group_panel(
     where = f"message {number}"
     if obr is not None:
         where += f", OBR {group.obr_number} (line {group.obr_line})"
-    return Panel(
+    # Built trusted: Panel has no validator of its own, and pydantic would run each
+    # Result's validator again (already run when each result was built).
+    return trusted(
+        Panel,
         name=name,
         patient=group.patient,
         collected=collected,
         lab=lab,
         results=results,
-        provenance=Provenance(source=source, location=where, format=_FORMAT),
+        provenance=trusted(Provenance, source=source, location=where, format=_FORMAT),
     )
 
 
@@ -826,7 +830,8 @@ def _obx_identifier(fields: Segment, k: int, order: tuple[str, str | None, str])
     set_id = fields[1].strip() if len(fields) > 1 and fields[1].strip() else str(k)
     sub_id = fields[4].strip() if len(fields) > 4 else ""
     value = f"{number}/{set_id}" + (f"/{sub_id}" if sub_id else "")
-    return Identifier(value=value, assigner=namespace, type=kind)
+    # every field a text this reader made (trusted: the same instance, no validation)
+    return trusted(Identifier, value=value, assigner=namespace, type=kind)
 
 
 def _result(
@@ -881,15 +886,28 @@ def _result(
         "panel": panel,
     }
     # Left-out fields take their defaults without validation: half the cost of a Result.
-    kwargs = {key: v for key, v in fields_in.items() if v is not None and v != ()}
+    # (An empty tuple is false; `v != ()` would call BaseModel.__eq__ on every model.)
+    kwargs = {
+        key: v for key, v in fields_in.items() if v is not None and (v.__class__ is not tuple or v)
+    }
     if group.order is not None:
         kwargs["identifiers"] = (_obx_identifier(fields, k, group.order),)
-    return Result(
-        **kwargs,
-        provenance=Provenance(
-            source=source, location=f"message {number}, OBX {k} (line {lineno})", format=_FORMAT
-        ),
+    kwargs["provenance"] = trusted(
+        Provenance,
+        source=source,
+        location=f"message {number}, OBX {k} (line {lineno})",
+        format=_FORMAT,
     )
+    # Every value above is of its field's type, made by this reader (texts, the cached
+    # codings, ranges, specimen and flags, a parsed timestamp, a ResultStatus member), so
+    # pydantic's type checks have nothing to do; the one check they would add is the
+    # Result's own validator, run here. Anything it refuses goes through the validating
+    # constructor, which raises exactly as before.
+    if value_text_problem(value_text, value) is None and (
+        not flag_texts or len(flag_texts) == len(flags)
+    ):
+        return trusted(Result, **kwargs)
+    return Result(**kwargs)
 
 
 # --- public entry points -----------------------------------------------------------------
