@@ -59,36 +59,35 @@ def _debugging(ctx: click.Context) -> bool:
     return bool(ctx.meta.get(_DEBUG_KEY)) or os.environ.get("GUTTESTS_DEBUG") == "1"
 
 
-def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.meta[_DEBUG_KEY] = True
+def _meta_flag(option: str, key: str, help: str, *, eager: bool = False) -> Callable[[_F], _F]:
+    """A flag that only records itself in the click context's ``meta[key]``."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            ctx.meta[key] = True
+
+    def decorate(f: _F) -> _F:
+        return click.option(
+            option,
+            is_flag=True,
+            expose_value=False,
+            is_eager=eager,
+            callback=remember,
+            help=help,
+        )(f)
+
+    return decorate
 
 
-def _debug_option(f: _F) -> _F:
-    return click.option(
-        "--debug",
-        is_flag=True,
-        expose_value=False,
-        is_eager=True,
-        callback=_set_debug,
-        help="Show the Python traceback when something goes wrong.",
-    )(f)
-
-
-def _set_umask_mode(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.meta[_UMASK_KEY] = True
-
-
-def _umask_option(f: _F) -> _F:
-    return click.option(
-        "--umask-mode",
-        is_flag=True,
-        expose_value=False,
-        callback=_set_umask_mode,
-        help="Create new output files with the mode the umask gives (e.g. 0644) instead of "
-        "0600 (owner only: reports hold patient data). A replaced file keeps its mode.",
-    )(f)
+_debug_option = _meta_flag(
+    "--debug", _DEBUG_KEY, "Show the Python traceback when something goes wrong.", eager=True
+)
+_umask_option = _meta_flag(
+    "--umask-mode",
+    _UMASK_KEY,
+    "Create new output files with the mode the umask gives (e.g. 0644) instead of "
+    "0600 (owner only: reports hold patient data). A replaced file keeps its mode.",
+)
 
 
 def _error(message: str, hint: str | None = None) -> None:

@@ -185,13 +185,18 @@ def iter_panels(
         count = 0
         for panel in reader(cast(TextIO, stream), name):
             count += len(panel.results)
-            if max_results is not None and count > max_results:
-                raise LimitExceededError(
-                    f"more than {max_results:,} results",
-                    source=name,
-                    hint="pass max_results=None (or a higher limit) to read larger files",
-                )
+            _check_count(count, max_results, name)
             yield panel
+
+
+def _check_count(count: int, max_results: int | None, name: str | None) -> None:
+    """Stop with a :class:`LimitExceededError` once more than ``max_results`` were read."""
+    if max_results is not None and count > max_results:
+        raise LimitExceededError(
+            f"more than {max_results:,} results",
+            source=name,
+            hint="pass max_results=None (or a higher limit) to read larger files",
+        )
 
 
 def iter_panel_parts(
@@ -237,12 +242,7 @@ def iter_panel_parts(
         index = -1
         for continues, panel in parts:
             count += len(panel.results)
-            if max_results is not None and count > max_results:
-                raise LimitExceededError(
-                    f"more than {max_results:,} results",
-                    source=name,
-                    hint="pass max_results=None (or a higher limit) to read larger files",
-                )
+            _check_count(count, max_results, name)
             if not continues:
                 index += 1
             yield index, panel
