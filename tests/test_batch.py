@@ -251,3 +251,107 @@ def test_relaxed_gc_restores_the_collector() -> None:
     finally:
         gc.unfreeze()
     assert gc.get_threshold() == before
+
+
+# --- the HL7 v2 token path (``iter_batch_parts``: panels before their results are built) --
+
+HL7_FIXTURES = sorted(
+    [*(FIXTURES / "hl7v2").glob("*.hl7"), *(FIXTURES / "conformance" / "hl7v2").glob("*")],
+    key=str,
+)
+
+
+def _hl7_text(path: Path) -> str | None:
+    try:
+        text = path.read_bytes().decode("utf-8")
+        list(iter_panels(io.StringIO(text, newline=""), "hl7v2"))
+    except (GuttestsError, UnicodeDecodeError):
+        return None
+    return text
+
+
+def _raw_and_plain(
+    text: str, *, deidentify: bool = False, compact: bool = False
+) -> tuple[tuple[bytes, bytes, Any], tuple[bytes, bytes, Any], dict[str, int]]:
+    """``write_records`` on the token path against ``write_records_plain`` on the reader's
+    panels, for the same HL7 v2 text."""
+    from guttests._readers import iter_batch_parts
+
+    outs = []
+    stats: dict[str, int] = {}
+    for raw in (False, True):
+        out, ranges = io.BytesIO(), io.BytesIO()
+        src = io.StringIO(text, newline="")
+        opts: dict[str, Any] = {"max_bytes": None, "max_results": None}
+        if raw:
+            parts: Any = iter_batch_parts(src, "hl7v2", **opts)  # type: ignore[arg-type]
+            counts = write_records(
+                parts,
+                out,
+                deidentify=deidentify,
+                ranges_out=ranges if compact else None,
+                stats=stats,
+            )
+        else:
+            panels = iter_panels(src, "hl7v2", **opts)  # type: ignore[arg-type]
+            counts = write_records_plain(
+                panels, out, deidentify=deidentify, ranges_out=ranges if compact else None
+            )
+        outs.append((out.getvalue(), ranges.getvalue(), counts))
+    return outs[0], outs[1], stats
+
+
+@pytest.mark.parametrize("path", HL7_FIXTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
+@pytest.mark.parametrize("deidentify", [False, True])
+@pytest.mark.parametrize("compact", [False, True])
+def test_hl7_token_path_byte_identical(path: Path, deidentify: bool, compact: bool) -> None:
+    text = _hl7_text(path)
+    if text is None:
+        pytest.skip("not readable input (a test of errors, not of batch output)")
+    # the messages three times over: the second sighting of a value builds its template,
+    # the third is filled from the tokens
+    plain, fast, stats = _raw_and_plain(text * 3, deidentify=deidentify, compact=compact)
+    assert fast == plain
+    assert stats["off"] == 0
+    if plain[0]:
+        assert stats["hits"] > 0
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(panel_strategy(max_results=5), min_size=1, max_size=4), st.booleans())
+def test_hl7_token_path_generated_byte_identical(panels: list[Panel], compact: bool) -> None:
+    text = to_hl7v2(panels + panels)
+    plain, fast, stats = _raw_and_plain(text * 3, compact=compact)
+    assert fast == plain
+    assert stats["off"] == 0
+
+
+def test_hl7_token_path_guard_turns_itself_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were the token path to make a record's identifiers or place differently from the
+    reader, the run-time check would catch it: the output stays the reader's."""
+    from guttests._readers.hl7v2 import RawPanel
+
+    real = RawPanel.identifier
+
+    def wrong(self: RawPanel, i: int) -> Any:
+        found = real(self, i)
+        return None if found is None else (found[0] + "-x", found[1], found[2])
+
+    monkeypatch.setattr(RawPanel, "identifier", wrong)
+    text = (FIXTURES / "hl7v2" / "stool_comprehensive.hl7").read_text(encoding="utf-8")
+    plain, fast, stats = _raw_and_plain(text * 3)
+    assert fast == plain
+    assert stats["off"] == 1
+
+
+def test_hl7_token_path_counts_and_limit() -> None:
+    """The token path counts results as the reader does, and stops at ``max_results``."""
+    from guttests._errors import LimitExceededError
+    from guttests._readers import iter_batch_parts
+
+    text = (FIXTURES / "hl7v2" / "stool_comprehensive.hl7").read_text(encoding="utf-8")
+    n = sum(len(p.results) for p in _read(text, "hl7v2"))
+    parts = list(iter_batch_parts(io.StringIO(text, newline=""), "hl7v2", max_results=n))
+    assert sum(len(p.rows) for _, p in parts) == n  # type: ignore[union-attr]
+    with pytest.raises(LimitExceededError):
+        list(iter_batch_parts(io.StringIO(text, newline=""), "hl7v2", max_results=n - 1))

@@ -36,13 +36,33 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from operator import itemgetter
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import orjson
 
 from ._interpret import DEFAULT_POLICY, RangePolicy, _engine, _resolve_catalogue
-from ._models import Panel, PatientContext, Provenance, Result
-from ._reports._model import identity_record, result_record, source_record
+from ._models import (
+    Interpretation,
+    Panel,
+    PatientContext,
+    Provenance,
+    ReferenceRange,
+    Result,
+    trusted,
+)
+from ._reports._model import (
+    _range_record,
+    identifier_fields,
+    identity_record,
+    record_from_parts,
+    result_record,
+    source_fields,
+    source_record,
+    static_record,
+)
+
+if TYPE_CHECKING:
+    from ._readers.hl7v2 import RawPanel
 
 __all__ = ["BatchCounts", "write_records", "write_records_plain"]
 
@@ -86,8 +106,10 @@ def _by_value(name: str) -> bool:
     return Result.model_fields[name].annotation in _TEXT_TYPES
 
 
-_VALUE_FIELDS = tuple(f for f in _RESULT_FIELDS if _by_value(f))
-_ID_FIELDS = tuple(f for f in _RESULT_FIELDS if not _by_value(f))
+_PER_VALUE = ("value_text", "value_error", "lab_flags", "lab_flag_texts")
+"""Result fields of the value and the lab's flags, keyed by value (the value object by identity)."""
+_SHAPE_TEXTS = tuple(f for f in _RESULT_FIELDS if _by_value(f) and f not in _PER_VALUE)
+_SHAPE_OBJECTS = tuple(f for f in _RESULT_FIELDS if not _by_value(f) and f != "value")
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -98,8 +120,9 @@ def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...
     return itemgetter(*names)
 
 
-_result_texts = _getter(_VALUE_FIELDS)
-_result_objects = _getter(_ID_FIELDS)
+_shape_texts = _getter(_SHAPE_TEXTS)
+_shape_objects = _getter(_SHAPE_OBJECTS)
+_value_texts = _getter(_PER_VALUE)
 _panel_values = _getter(_PANEL_FIELDS)
 _patient_values = _getter(_PATIENT_FIELDS)
 
@@ -206,7 +229,7 @@ def _resolve_default() -> Any:
 
 
 def write_records_plain(
-    panels: Iterable[Panel] | Iterable[tuple[int, Panel]],
+    panels: Iterable[Panel | RawPanel] | Iterable[tuple[int, Panel | RawPanel]],
     out: IO[bytes],
     *,
     catalogue: Any = "default",
@@ -221,7 +244,8 @@ def write_records_plain(
 
     ranges = _Ranges(ranges_out) if ranges_out is not None else None
     total = interpreted = count = 0
-    for index, panel in _indexed(panels):
+    for index, item in _indexed(panels):
+        panel = item if isinstance(item, Panel) else item.panel()
         count = index + 1
         lines = []
         for interp in interpret_panel(panel, catalogue=catalogue, optimal=optimal, policy=policy):
@@ -239,7 +263,7 @@ def write_records_plain(
 
 
 def write_records(
-    panels: Iterable[Panel] | Iterable[tuple[int, Panel]],
+    panels: Iterable[Panel | RawPanel] | Iterable[tuple[int, Panel | RawPanel]],
     out: IO[bytes],
     *,
     catalogue: Any = "default",
@@ -263,8 +287,262 @@ def write_records(
         )
 
 
+class _Shape:
+    """What results of one shape share: their static record fields, serialised once.
+
+    A shape is everything a record is made from but the value, the lab's flags, the
+    interpretation and the per-record fields (see ``_SLOTS``); its records differ only in
+    what :func:`~guttests._reports._model.record_from_parts` computes from the
+    interpretation. ``values`` holds the record templates of the values seen (see
+    :class:`_Template`) by value key.
+    """
+
+    __slots__ = ("keep", "static", "values")
+
+    def __init__(self, static: dict[str, Any], keep: object) -> None:
+        self.static = {k: _Fragment(_dumps(v)) for k, v in static.items()}
+        self.keep = keep
+        self.values: dict[tuple[Any, ...], object] = {}
+
+
+_Fragment = orjson.Fragment
+
+
+class _Writer:
+    """The state of one :func:`write_records` run (see the module docstring)."""
+
+    def __init__(
+        self, run: Callable[..., Interpretation], deidentify: bool, ranges: _Ranges | None
+    ) -> None:
+        self.run = run
+        self.deidentify = deidentify
+        self.ranges = ranges
+        self.shapes: dict[tuple[Any, ...], _Shape] = {}
+        self.entries = 0
+        self.enabled = True
+        self.probes = _PROBES  # value templates checked against other per-record fields
+        self.shape_probes = _PROBES  # records from a shape checked against result_record
+        self.fill_probes = _PROBES  # records filled from tokens checked against the reader's
+        self.hits = self.interpreted = 0
+        self.range_bytes: dict[tuple[int, str | None], tuple[ReferenceRange, Any]] = {}
+
+    def off(self) -> None:
+        self.enabled = False
+        self.shapes.clear()
+
+    def _range(self, rng: ReferenceRange, origin: str | None) -> Any:
+        key = (id(rng), origin)
+        hit = self.range_bytes.get(key)
+        if hit is not None and hit[0] is rng:
+            return hit[1]
+        made = _Fragment(_dumps(_range_record(rng, origin)))
+        if len(self.range_bytes) >= _CACHE_LIMIT:
+            self.range_bytes.clear()
+        self.range_bytes[key] = (rng, made)
+        return made
+
+    def _shape(self, key: tuple[Any, ...], static: dict[str, Any], keep: object) -> _Shape:
+        if len(self.shapes) >= _CACHE_LIMIT or self.entries >= _CACHE_LIMIT:
+            self.shapes.clear()
+            self.entries = 0
+        made = self.shapes[key] = _Shape(static, keep)
+        return made
+
+    def record(
+        self,
+        r: Result,
+        panel: Panel,
+        index: int,
+        patient: PatientContext,
+        shape: _Shape | None,
+        skey: tuple[Any, ...] | None,
+        keep: object,
+        vkey: tuple[Any, ...] | None,
+        value: object,
+        where: tuple[dict[str, Any], dict[str, Any]] | None = None,
+    ) -> bytes:
+        """The line of a result not answered by a template (and the templates it makes).
+
+        ``where``: the record's ``source`` and identity fields, when ``r`` is a stand-in
+        (see :meth:`raw_panel`); else they come from ``r``.
+        """
+        interp = self.run(r, patient, panel.collected)
+        self.interpreted += interp.interpreted
+        deidentify = self.deidentify
+        if where is not None:
+            static = shape.static if shape is not None else static_record(r, panel)
+            full = record_from_parts(interp, static, where[0], index, where[1], self._range)
+            if shape is None and skey is not None:
+                shape = self._shape(skey, static, keep)
+        elif shape is None or not self.enabled:
+            full = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
+            if self.enabled and skey is not None:
+                shape = self._shape(skey, static_record(r, panel), keep)
+        else:
+            full = record_from_parts(
+                interp,
+                shape.static,
+                source_record(r.provenance, deidentify),
+                index,
+                identity_record(r, deidentify),
+                self._range,
+            )
+            if self.shape_probes > 0:
+                self.shape_probes -= 1
+                plain = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
+                if _dumps(plain) != _dumps(full):
+                    self.off()
+                    full = plain
+        ranges = self.ranges
+        record = _compact(full, ranges) if ranges is not None else full
+        data = _dumps(record)
+        if not self.enabled or shape is None or vkey is None:
+            return data
+        seen = shape.values.get(vkey, _UNSEEN)
+        if seen is _UNSEEN:  # a template pays from the second sighting on
+            shape.values[vkey] = _SEEN
+            self.entries += 1
+            return data
+        if seen is not _SEEN:
+            return data
+        if self.probes > 0:
+            self.probes -= 1
+            if not _same_without_per_record(r, panel, full, deidentify, self.run):
+                self.off()
+                return data
+        for name in _SLOTS:
+            record[name] = f"\x00guttests-slot-{name}\x00"
+        try:
+            shape.values[vkey] = _Template(_dumps(record), interp.interpreted, value)
+        except ValueError:  # a marker also inside the data: never cached
+            shape.values[vkey] = None
+        return data
+
+    def panel(self, index: int, panel: Panel) -> list[bytes]:
+        pd = panel.__dict__
+        patient = pd["patient"]
+        context = (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__)))
+        deidentify = self.deidentify
+        index_bytes = str(index).encode()
+        lines = []
+        for r in pd["results"]:
+            d = r.__dict__
+            skey: tuple[Any, ...] | None = None
+            vkey: tuple[Any, ...] | None = None
+            shape = None
+            objects: tuple[Any, ...] | None = None
+            value: object = None
+            if self.enabled:
+                objects = _shape_objects(d)
+                skey = (context, _shape_texts(d), tuple(map(id, objects)))
+                value = d["value"]
+                vkey = (_value_texts(d), id(value))
+                shape = self.shapes.get(skey)
+                if shape is not None:
+                    tpl = shape.values.get(vkey)
+                    if tpl.__class__ is _Template and tpl.keep is value:
+                        slots = {
+                            "source": _dumps(source_record(r.provenance, deidentify)),
+                            "panel_index": index_bytes,
+                            **{k: _dumps(v) for k, v in identity_record(r, deidentify).items()},
+                        }
+                        lines.append(tpl.fill(slots))
+                        self.interpreted += tpl.interpreted
+                        self.hits += 1
+                        continue
+            lines.append(self.record(r, panel, index, patient, shape, skey, objects, vkey, value))
+        return lines
+
+    def raw_panel(self, index: int, raw: RawPanel) -> list[bytes]:
+        """An HL7 v2 panel from its tokens: each record's source and identifiers come from
+        the tokens; a result is built (as a stand-in, see ``RawPanel.stand_in``) only when
+        no template answers. The first records of each kind are checked against the
+        reader's own results (:meth:`_plain_line`): any difference turns the fast path
+        off for the rest of the run."""
+        if not self.enabled:
+            return self.panel(index, raw.panel())
+        panel = trusted(Panel, results=(), **raw.fields)
+        pd = panel.__dict__
+        patient = pd["patient"]
+        context = (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__)))
+        deidentify = self.deidentify
+        file = raw.source
+        fmt = raw.format
+        index_bytes = str(index).encode()
+        lines = []
+        shapes = self.shapes
+        for i, reader_shape in enumerate(raw.shapes):
+            fields = raw.rows[i][2]
+            n = len(fields)
+            vkey = (fields[5] if n > 5 else "", fields[8] if n > 8 else "")
+            skey = (context, id(reader_shape))
+            shape = shapes.get(skey)
+            if shape is not None and shape.keep is not reader_shape:
+                shape = None
+            source = source_fields(file, raw.location(i), fmt, deidentify)
+            ident = None if deidentify else raw.identifier(i)
+            identifiers = (
+                [identifier_fields(ident[0], None, ident[1], ident[2])] if ident is not None else []
+            )
+            tpl = shape.values.get(vkey) if shape is not None else None
+            if tpl.__class__ is _Template:
+                slots = {
+                    "source": _dumps(source),
+                    "panel_index": index_bytes,
+                    "identifiers": _dumps(identifiers),
+                    "source_id": b"null",
+                }
+                data = tpl.fill(slots)
+                counted = int(tpl.interpreted)
+                self.interpreted += counted
+                self.hits += 1
+            else:
+                before = self.interpreted
+                data = self.record(
+                    raw.stand_in(i),
+                    panel,
+                    index,
+                    patient,
+                    shape,
+                    skey,
+                    reader_shape,
+                    vkey,
+                    None,
+                    (source, {"identifiers": identifiers, "source_id": None}),
+                )
+                counted = self.interpreted - before
+            if self.fill_probes > 0:
+                self.fill_probes -= 1
+                plain, interpreted = self._plain_line(raw.result(i), panel, index, patient)
+                if plain != data:
+                    self.off()
+                    data = plain
+                    self.interpreted += interpreted - counted
+            lines.append(data)
+            if not self.enabled:
+                return lines + self.panel(index, _rest(raw, panel, i + 1))
+        return lines
+
+    def _plain_line(
+        self, r: Result, panel: Panel, index: int, patient: PatientContext
+    ) -> tuple[bytes, int]:
+        """The line of the plain path for ``r`` (a result as the reader builds it), and
+        whether it was interpreted."""
+        interp = self.run(r, patient, panel.collected)
+        full = result_record(interp, panel=panel, panel_index=index, deidentify=self.deidentify)
+        ranges = self.ranges
+        record = _compact(full, ranges) if ranges is not None else full
+        return _dumps(record), int(interp.interpreted)
+
+
+def _rest(raw: RawPanel, panel: Panel, start: int) -> Panel:
+    """The panel of ``raw`` with its results from ``start`` on (the plain path takes over)."""
+    results = tuple(raw.result(i) for i in range(start, len(raw.rows)))
+    return panel.model_copy(update={"results": results})
+
+
 def _write_records(
-    panels: Iterable[Panel] | Iterable[tuple[int, Panel]],
+    panels: Iterable[Panel | RawPanel] | Iterable[tuple[int, Panel | RawPanel]],
     out: IO[bytes],
     catalogue: Any,
     optimal: Any,
@@ -275,76 +553,29 @@ def _write_records(
     stats: dict[str, int] | None,
 ) -> BatchCounts:
     engine = _engine(_resolve_catalogue(catalogue), optimal, policy)
-    run = engine.run
     ranges = _Ranges(ranges_out) if ranges_out is not None else None
-    cache: dict[tuple[Any, ...], object] = {}
-    probes = _PROBES
-    enabled = True
-    total = interpreted = count = hits = 0
+    writer = _Writer(engine.run, deidentify, ranges)
+    total = count = 0
     write = out.write
     for index, panel in _indexed(panels):
         count = index + 1
-        pd = panel.__dict__
-        patient = pd["patient"]
-        collected = pd["collected"]
-        context = (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__)))
-        index_bytes = str(index).encode()
-        lines = []
-        for r in pd["results"]:
-            d = r.__dict__
-            objects = _result_objects(d)
-            key = (context, _result_texts(d), tuple(map(id, objects))) if enabled else None
-            tpl = cache.get(key, _UNSEEN) if key is not None else None
-            if tpl.__class__ is _Template:
-                values = {
-                    "source": _dumps(source_record(r.provenance, deidentify)),
-                    "panel_index": index_bytes,
-                    **{k: _dumps(v) for k, v in identity_record(r, deidentify).items()},
-                }
-                lines.append(tpl.fill(values))
-                interpreted += tpl.interpreted
-                hits += 1
-                continue
-            interp = run(r, patient, collected)
-            full = result_record(interp, panel=panel, panel_index=index, deidentify=deidentify)
-            record = _compact(full, ranges) if ranges is not None else full
-            lines.append(_dumps(record))
-            interpreted += interp.interpreted
-            if key is None or tpl is None:
-                continue
-            if tpl is _UNSEEN:  # a template pays from the second sighting on
-                if len(cache) >= _CACHE_LIMIT:
-                    cache.clear()
-                cache[key] = _SEEN
-                continue
-            if probes > 0:
-                probes -= 1
-                if not _same_without_per_record(r, panel, full, deidentify, run):
-                    enabled = False
-                    cache.clear()
-                    continue
-            for name in _SLOTS:
-                record[name] = f"\x00guttests-slot-{name}\x00"
-            try:
-                made: _Template | None = _Template(
-                    _dumps(record), interp.interpreted, (objects, pd, patient)
-                )
-            except ValueError:  # a marker also inside the data: never cached
-                made = None
-            if len(cache) >= _CACHE_LIMIT:
-                cache.clear()
-            cache[key] = made
+        if isinstance(panel, Panel):
+            lines = writer.panel(index, panel)
+        else:
+            lines = writer.raw_panel(index, panel)
         total += len(lines)
         if lines:
             write(b"\n".join(lines) + b"\n")
         if progress is not None:
             progress(total, count)
     if stats is not None:
-        stats.update(hits=hits, off=int(not enabled))
-    return total, interpreted, count
+        stats.update(hits=writer.hits, off=int(not writer.enabled))
+    return total, writer.interpreted, count
 
 
-def _indexed(panels: Iterable[Panel] | Iterable[tuple[int, Panel]]) -> Iterator[tuple[int, Panel]]:
+def _indexed(
+    panels: Iterable[Panel | RawPanel] | Iterable[tuple[int, Panel | RawPanel]],
+) -> Iterator[tuple[int, Panel | RawPanel]]:
     """``(panel_index, panel)`` pairs: panels are numbered in order; pairs (the parts of a
     long panel from :func:`guttests._readers.iter_panel_parts` share its index) pass as
     they are."""
@@ -367,9 +598,9 @@ def _same_without_per_record(
     probe_panel = panel.model_copy(update={"patient": patient, "results": (probe_r,)})
     interp = run(probe_r, patient, panel.collected)
     other = result_record(interp, panel=probe_panel, panel_index=-1, deidentify=deidentify)
-    return {k: v for k, v in record.items() if k not in _SLOTS} == {
-        k: v for k, v in other.items() if k not in _SLOTS
-    }
+    return _dumps({k: v for k, v in record.items() if k not in _SLOTS}) == _dumps(
+        {k: v for k, v in other.items() if k not in _SLOTS}
+    )
 
 
 # --- choosing the engine -----------------------------------------------------------------

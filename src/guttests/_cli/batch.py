@@ -271,11 +271,12 @@ def _run_batch(
     ranges_out: IO[bytes] | None = None,
 ) -> tuple[int, int, int]:
     from .._batch import write_records
-    from .._readers import iter_panel_parts
+    from .._readers import iter_batch_parts
 
     # Results stream: a long CSV panel comes in parts that share its index, so memory does
-    # not grow with the size of one panel.
-    panels = iter_panel_parts(
+    # not grow with the size of one panel; HL7 v2 panels come before their results are
+    # built (the writer builds only those its templates do not answer).
+    panels = iter_batch_parts(
         src,
         cast("Any", input_format),
         csv_mapping=mapping,

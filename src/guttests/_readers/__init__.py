@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import IO, Literal, NamedTuple, TextIO, cast, get_args
+from typing import IO, TYPE_CHECKING, Literal, NamedTuple, TextIO, cast, get_args
 
 from .._errors import FormatError, InputError, LimitExceededError
 from .._models import Panel, PatientContext, Result
@@ -49,6 +49,9 @@ from .csv import CsvMapping
 from .csv import iter_panels as _csv_iter_panels
 from .jsonio import dump_panels, results_document_schema
 from .jsonio import iter_panels as _json_iter_panels
+
+if TYPE_CHECKING:
+    from .hl7v2 import RawPanel
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -218,16 +221,56 @@ def iter_panel_parts(
     >>> [(i, len(p.results)) for i, p in iter_panel_parts(rows, part_size=2)]
     [(0, 2), (0, 2), (0, 1)]
     """
+    for index, part in _iter_parts(
+        source, format, csv_mapping, encoding, source_name, max_bytes, max_results, part_size
+    ):
+        yield index, part if isinstance(part, Panel) else part.panel()
+
+
+def iter_batch_parts(
+    source: Source,
+    format: InputFormat | None = None,
+    *,
+    csv_mapping: CsvMapping | None = None,
+    encoding: str | None = None,
+    source_name: str | None = None,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    max_results: int | None = DEFAULT_MAX_RESULTS,
+    part_size: int = 1_000,
+) -> Iterator[tuple[int, Panel | RawPanel]]:
+    """:func:`iter_panel_parts` for the batch writer: HL7 v2 panels come as
+    :class:`~guttests._readers.hl7v2.RawPanel` (their results not built yet)."""
+    return _iter_parts(
+        source, format, csv_mapping, encoding, source_name, max_bytes, max_results, part_size,
+        raw_hl7=True,
+    )  # fmt: skip
+
+
+def _iter_parts(
+    source: Source,
+    format: InputFormat | None,
+    csv_mapping: CsvMapping | None,
+    encoding: str | None,
+    source_name: str | None,
+    max_bytes: int | None,
+    max_results: int | None,
+    part_size: int,
+    *,
+    raw_hl7: bool = False,
+) -> Iterator[tuple[int, Panel | RawPanel]]:
     if format is not None and format not in _FORMATS:
         raise FormatError(f"unknown format {format!r}; expected one of {', '.join(_FORMATS)}")
     with ExitStack() as stack:
         stream, name = _open(source, encoding, source_name, max_bytes, stack)
         fmt = format or _detect(stream, name)
-        if fmt != "csv":
+        parts: Iterator[tuple[bool, Panel | RawPanel]]
+        if fmt == "hl7v2" and raw_hl7:
+            from .hl7v2 import iter_raw_panels
+
+            parts = ((False, p) for p in iter_raw_panels(cast(TextIO, stream), source=name))
+        elif fmt != "csv":
             reader = _reader(fmt, csv_mapping, max_results)
-            parts: Iterator[tuple[bool, Panel]] = (
-                (False, p) for p in reader(cast(TextIO, stream), name)
-            )
+            parts = ((False, p) for p in reader(cast(TextIO, stream), name))
         else:
             from .csv import iter_panel_chunks
 
@@ -241,7 +284,7 @@ def iter_panel_parts(
         count = 0
         index = -1
         for continues, panel in parts:
-            count += len(panel.results)
+            count += len(panel.results) if isinstance(panel, Panel) else len(panel.rows)
             _check_count(count, max_results, name)
             if not continues:
                 index += 1

@@ -65,7 +65,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from .._errors import GuttestsError, HL7Error
 from .._models import (
@@ -734,7 +734,7 @@ class _Group:
     """(order number, its assigning namespace, FILL or PLAC) of the OBR, when it gives one."""
 
 
-def _panels(msg: _RawMessage, source: str | None) -> Iterator[Panel]:
+def _panels(msg: _RawMessage, source: str | None) -> Iterator[RawPanel]:
     enc = msg.enc
     fs = enc.field
     msh = _split_segment(msg.segments[0][1], enc)
@@ -764,7 +764,8 @@ def _panels(msg: _RawMessage, source: str | None) -> Iterator[Panel]:
         elif sid == "SPM" and current is not None:
             _add_specimen(current, _get(line.split(fs), 4), enc)
     for group in groups:
-        yield _group_panel(group, msg.number, msh_lab, enc, source)
+        fields, shapes = _group_parts(group, msg.number, msh_lab, enc, source)
+        yield RawPanel(fields, shapes, group.obx, msg.number, group.order, enc, source)
 
 
 def _add_specimen(group: _Group, raw: str, enc: Encoding) -> None:
@@ -779,37 +780,100 @@ def _add_specimen(group: _Group, raw: str, enc: Encoding) -> None:
         group.specimen_text = "; ".join(t for t in (group.specimen_text, text) if t)
 
 
-def _group_panel(
+def _group_parts(
     group: _Group, number: int, msh_lab: str | None, enc: Encoding, source: str | None
-) -> Panel:
+) -> tuple[dict[str, Any], list[_Shape]]:
+    """A group's panel fields (all but its results) and the shape of each of its OBX."""
     obr = group.obr
     name = collected = None
     if obr is not None:
         name = _code_text(_get(obr, 4), enc)
         collected = _ts(_get(obr, 7), enc)
         group.order = _order_number(obr, enc)
-    results = tuple(
-        _result(fields, number, k, lineno, group, name, collected, msh_lab, enc, source)
-        for k, lineno, fields in group.obx
-    )
+    shapes = [_shape(fields, group, name, collected, msh_lab, enc) for _, _, fields in group.obx]
     lab = msh_lab
     if lab is None:
-        labs = {r.lab for r in results}
+        labs = {s[0].get("lab") for s in shapes}
         lab = labs.pop() if len(labs) == 1 else None
     where = f"message {number}"
     if obr is not None:
         where += f", OBR {group.obr_number} (line {group.obr_line})"
-    # Built trusted: Panel has no validator of its own, and pydantic would run each
-    # Result's validator again (already run when each result was built).
-    return trusted(
-        Panel,
-        name=name,
-        patient=group.patient,
-        collected=collected,
-        lab=lab,
-        results=results,
-        provenance=trusted(Provenance, source=source, location=where, format=_FORMAT),
-    )
+    panel = {
+        "name": name,
+        "patient": group.patient,
+        "collected": collected,
+        "lab": lab,
+        "provenance": trusted(Provenance, source=source, location=where, format=_FORMAT),
+    }
+    return panel, shapes
+
+
+@dataclass(slots=True)
+class RawPanel:
+    """One panel (OBR group) of a message with its OBX read but for their values, flags
+    and identity: what the batch writer's fast path (``guttests._batch``) works from.
+
+    :meth:`panel` is the :class:`~guttests.Panel` :func:`iter_panels` yields; :meth:`result`
+    builds one of its results, the same way.
+    """
+
+    fields: dict[str, Any]
+    """The panel's fields, all but its results."""
+    shapes: list[_Shape]
+    """Each OBX's shape (see ``_shape``): the same object for every OBX of one shape."""
+    rows: list[tuple[int, int, Segment]]
+    """(OBX number in the message, line number, fields) of each OBX."""
+    number: int
+    """The message's number in the input."""
+    order: tuple[str, str | None, str] | None
+    enc: Encoding
+    source: str | None
+
+    def result(self, i: int) -> Result:
+        k, lineno, fields = self.rows[i]
+        return _result(
+            self.shapes[i], fields, self.number, k, lineno, self.order, self.enc, self.source
+        )
+
+    def stand_in(self, i: int) -> Result:
+        """OBX ``i``'s result with the panel's provenance and no identifiers: what the
+        batch writer interprets, taking the record's source and identifiers from
+        :meth:`location` and :meth:`identifier`."""
+        k, lineno, fields = self.rows[i]
+        return _result(
+            self.shapes[i],
+            fields,
+            self.number,
+            k,
+            lineno,
+            self.order,
+            self.enc,
+            self.source,
+            self.fields["provenance"],
+        )
+
+    def panel(self) -> Panel:
+        # Built trusted: Panel has no validator of its own, and pydantic would run each
+        # Result's validator again (already run when each result was built).
+        results = tuple(self.result(i) for i in range(len(self.rows)))
+        return trusted(Panel, results=results, **self.fields)
+
+    @property
+    def format(self) -> str:
+        """The provenance format of its results."""
+        return _FORMAT
+
+    def location(self, i: int) -> str:
+        """The provenance location of OBX ``i``."""
+        k, lineno, _ = self.rows[i]
+        return obx_location(self.number, k, lineno)
+
+    def identifier(self, i: int) -> tuple[str, str | None, str] | None:
+        """(value, assigner, type) of the identifier of OBX ``i``'s result, if it has one."""
+        if self.order is None:
+            return None
+        k, _, fields = self.rows[i]
+        return _obx_identifier_parts(fields, k, self.order)
 
 
 def _order_number(obr: Segment, enc: Encoding) -> tuple[str, str | None, str] | None:
@@ -823,33 +887,86 @@ def _order_number(obr: Segment, enc: Encoding) -> tuple[str, str | None, str] | 
     return None
 
 
-def _obx_identifier(fields: Segment, k: int, order: tuple[str, str | None, str]) -> Identifier:
-    """The order number with the OBX set id (OBX-1, else the OBX's position in the
-    message) and sub-id (OBX-4): a stable identity of the observation in its source."""
+def _obx_identifier_parts(
+    fields: Segment, k: int, order: tuple[str, str | None, str]
+) -> tuple[str, str | None, str]:
+    """(value, assigner, type): the order number with the OBX set id (OBX-1, else the
+    OBX's position in the message) and sub-id (OBX-4), a stable identity of the
+    observation in its source; the order's namespace; FILL or PLAC."""
     number, namespace, kind = order
     set_id = fields[1].strip() if len(fields) > 1 and fields[1].strip() else str(k)
     sub_id = fields[4].strip() if len(fields) > 4 else ""
     value = f"{number}/{set_id}" + (f"/{sub_id}" if sub_id else "")
+    return value, namespace, kind
+
+
+def _obx_identifier(fields: Segment, k: int, order: tuple[str, str | None, str]) -> Identifier:
+    value, namespace, kind = _obx_identifier_parts(fields, k, order)
     # every field a text this reader made (trusted: the same instance, no validation)
     return trusted(Identifier, value=value, assigner=namespace, type=kind)
 
 
-def _result(
+_Shape = tuple[dict[str, Any], str, "str | None"]
+"""An OBX's shape: the Result fields read from everything but its value, flags and identity
+(left-out fields are not there), its value type, and the status's error (see ``_shape``)."""
+
+_SHAPE_LIMIT = 4096
+"""OBX shapes remembered before the cache starts afresh (bounds memory on any input)."""
+_SHAPES: dict[tuple[object, ...], tuple[_Shape, object, object]] = {}
+
+
+def _shape(
     fields: Segment,
-    number: int,
-    k: int,
-    lineno: int,
     group: _Group,
     panel: str | None,
     panel_collected: date | datetime | None,
     msh_lab: str | None,
     enc: Encoding,
-    source: str | None,
-) -> Result:
+) -> _Shape:
+    """What a result takes from every field but OBX-1 (set id), OBX-4 (sub-id), OBX-5
+    (value) and OBX-8 (flags), with its group's context.
+
+    Read once per distinct shape: keyed by those raw fields with the context (encoding,
+    sending lab, panel, specimen, collection time). The specimen and collection-time
+    objects are keyed by identity and checked with ``is`` on every hit (the entry holds
+    them, so an id cannot be recycled). The same shape object comes back for every OBX of
+    the shape while it is remembered: the batch writer keys its own cache by it.
+    """
     n = len(fields)
+    specimen = group.specimen
+    key = (
+        enc,
+        msh_lab,
+        panel,
+        group.specimen_text,
+        id(specimen),
+        id(panel_collected),
+        n,
+        *fields[2:4],
+        *fields[6:8],
+        *fields[9:],
+    )
+    hit = _SHAPES.get(key)
+    if hit is not None and hit[1] is specimen and hit[2] is panel_collected:
+        return hit[0]
+    made = _read_shape(fields, n, group, panel, panel_collected, msh_lab, enc)
+    if len(_SHAPES) >= _SHAPE_LIMIT:
+        _SHAPES.clear()
+    _SHAPES[key] = (made, specimen, panel_collected)
+    return made
+
+
+def _read_shape(
+    fields: Segment,
+    n: int,
+    group: _Group,
+    panel: str | None,
+    panel_collected: date | datetime | None,
+    msh_lab: str | None,
+    enc: Encoding,
+) -> _Shape:
     vt = fields[2].strip().upper() if n > 2 else ""
     name, code, codes = _codings(fields[3], enc) if n > 3 else (None, None, ())
-    value_text, value, value_error = _obx_value(vt, fields[5] if n > 5 else "", enc)
     unit = _units(fields[6], enc) if n > 6 else None
     lab = msh_lab
     if lab is None and n > 15:
@@ -858,46 +975,72 @@ def _result(
         )
     range_text = unescape(fields[7], enc).strip() if n > 7 and fields[7] else None
     status_code = fields[11].strip().upper() if n > 11 else ""
-    status = _STATUS.get(status_code, ResultStatus.UNKNOWN)
-    if status_code in _STATUS_ERROR:
-        value, value_error = None, _STATUS_ERROR[status_code]
     collected = panel_collected
     if n > 14 and fields[14]:
         collected = _ts(fields[14], enc)
-    flags, flag_texts = _flags(fields[8], enc) if n > 8 else ((), ())
-    fields_in: dict[str, object] = {
+    static: dict[str, Any] = {
         "name": name,
         "code": code,
         "codes": codes,
-        "value_text": value_text,
-        "value": value,
-        "value_error": value_error,
         "unit": unit,
         "lab_range": _range_field(fields[7], unit, lab, enc) if range_text else None,
         "lab_range_text": range_text,
-        "lab_flags": flags,
-        "lab_flag_texts": flag_texts,
         "specimen": group.specimen,
         "specimen_text": group.specimen_text,
         "collected": collected,
         "lab": lab,
         "method": _code_text(fields[17], enc) if n > 17 else None,
-        "status": status,
+        "status": _STATUS.get(status_code, ResultStatus.UNKNOWN),
         "panel": panel,
     }
     # Left-out fields take their defaults without validation: half the cost of a Result.
     # (An empty tuple is false; `v != ()` would call BaseModel.__eq__ on every model.)
-    kwargs = {
-        key: v for key, v in fields_in.items() if v is not None and (v.__class__ is not tuple or v)
-    }
-    if group.order is not None:
-        kwargs["identifiers"] = (_obx_identifier(fields, k, group.order),)
-    kwargs["provenance"] = trusted(
-        Provenance,
-        source=source,
-        location=f"message {number}, OBX {k} (line {lineno})",
-        format=_FORMAT,
-    )
+    kept = {k: v for k, v in static.items() if v is not None and (v.__class__ is not tuple or v)}
+    return kept, vt, _STATUS_ERROR.get(status_code)
+
+
+def obx_location(number: int, k: int, lineno: int) -> str:
+    """Where an OBX is, as its result's provenance says it."""
+    return f"message {number}, OBX {k} (line {lineno})"
+
+
+def _result(
+    shape: _Shape,
+    fields: Segment,
+    number: int,
+    k: int,
+    lineno: int,
+    order: tuple[str, str | None, str] | None,
+    enc: Encoding,
+    source: str | None,
+    provenance: Provenance | None = None,
+) -> Result:
+    """OBX ``k`` of message ``number`` as a Result. With ``provenance``, that provenance and
+    no identifiers (the batch writer's stand-in, whose records take both from the tokens)."""
+    static, vt, status_error = shape
+    n = len(fields)
+    value_text, value, value_error = _obx_value(vt, fields[5] if n > 5 else "", enc)
+    if status_error is not None:
+        value, value_error = None, status_error
+    kwargs = dict(static)
+    kwargs["value_text"] = value_text
+    if value is not None:
+        kwargs["value"] = value
+    if value_error is not None:
+        kwargs["value_error"] = value_error
+    flags, flag_texts = _flags(fields[8], enc) if n > 8 else ((), ())
+    if flags:
+        kwargs["lab_flags"] = flags
+    if flag_texts:
+        kwargs["lab_flag_texts"] = flag_texts
+    if provenance is not None:
+        kwargs["provenance"] = provenance
+    else:
+        if order is not None:
+            kwargs["identifiers"] = (_obx_identifier(fields, k, order),)
+        kwargs["provenance"] = trusted(
+            Provenance, source=source, location=obx_location(number, k, lineno), format=_FORMAT
+        )
     # Every value above is of its field's type, made by this reader (texts, the cached
     # codings, ranges, specimen and flags, a parsed timestamp, a ResultStatus member), so
     # pydantic's type checks have nothing to do; the one check they would add is the
@@ -924,6 +1067,14 @@ def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]
     Raises :class:`HL7Error` (with ``source`` and ``location``) for input that
     is not HL7 v2 at all; problems of one observation land in its result.
     """
+    for msg in _iter_messages(stream, source):
+        for raw in _panels(msg, source):
+            yield raw.panel()
+
+
+def iter_raw_panels(stream: TextIO, *, source: str | None = None) -> Iterator[RawPanel]:
+    """The panels of :func:`iter_panels` before their results are built (see
+    :class:`RawPanel`), for the batch writer's fast path."""
     for msg in _iter_messages(stream, source):
         yield from _panels(msg, source)
 

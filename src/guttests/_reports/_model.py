@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
@@ -649,6 +649,62 @@ def result_record(
     >>> rec["status"], rec["value"], rec["reason"]
     ('not_interpretable', '??', 'value text is not a lab value')
     """
+    r = interp.result
+    return record_from_parts(
+        interp,
+        static_record(r, panel),
+        source_record(r.provenance, deidentify),
+        panel_index,
+        identity_record(r, deidentify),
+    )
+
+
+def static_record(r: Result, panel: Panel | None = None) -> dict[str, Any]:
+    """The fields of a result record that come from neither its value, nor its lab flags,
+    nor its interpretation, nor its place in the source: what every result of one "shape"
+    (same analyte, unit, range, status, specimen, times, lab, panel...) shares."""
+    code = r.code
+    codes = r.codes
+    if code is not None:
+        codes = (code, *codes)
+    specimen = r.specimen
+    collected = r.collected
+    if collected is None and panel is not None:
+        collected = panel.collected
+    return {
+        "name": r.name,
+        "label": r.label,
+        "unit": r.unit,
+        "result_status": str(r.status),
+        "lab_range_text": r.lab_range_text,
+        "panel": r.panel or (panel.name if panel is not None else None),
+        "collected": _when(collected),
+        "codes": [
+            {
+                "system": _LOINC_SYSTEMS.get(c.system or "", c.system),
+                "code": c.code,
+                "display": c.display,
+            }
+            for c in codes
+        ],
+        "specimen": str(specimen) if specimen is not None else r.specimen_text,
+        "lab": r.lab or (panel.lab if panel is not None else None),
+        "method": r.method,
+    }
+
+
+def record_from_parts(
+    interp: Interpretation,
+    static: dict[str, Any],
+    source: Any,
+    panel_index: Any,
+    identity: dict[str, Any],
+    range_record: Callable[[ReferenceRange, str | None], Any] | None = None,
+) -> dict[str, Any]:
+    """A result record from its :func:`static_record` (or any stand-ins of its values,
+    such as serialised fragments), its source, panel index and identity fields, and the
+    interpretation, in the record's order. ``range_record`` makes the ``range`` value
+    (default: the range's record)."""
     # Written for speed (it runs once per result of a batch): identity tests on enum
     # members, cached range records and dates, no helper calls for the common fields.
     r = interp.result
@@ -692,55 +748,45 @@ def result_record(
     else:
         position = None
     rng = interp.range
-    prov = r.provenance
-    code = r.code
-    codes = r.codes
-    if code is not None:
-        codes = (code, *codes)
-    specimen = r.specimen
-    collected = r.collected
-    if collected is None and panel is not None:
-        collected = panel.collected
+    if rng is None:
+        range_value = None
+    elif range_record is None:
+        range_value = _range_record(rng, interp.range_origin)
+    else:
+        range_value = range_record(rng, interp.range_origin)
     return {
         "analyte": interp.analyte or r.analyte,
-        "name": r.name,
-        "label": r.label,
+        "name": static["name"],
+        "label": static["label"],
         "value": r.value_text,
-        "unit": r.unit,
+        "unit": static["unit"],
         "value_kind": v.kind if v is not None else None,
         "comparator": comparator,
         "value_number": number,
         "value_in_range_unit": interp.value_in_range_unit,
         "status": interp.status,
-        "result_status": str(r.status),
+        "result_status": static["result_status"],
         "interpretation": flag_value,
         "interpretation_display": flag_display,
         "flag_text": flag_text,
         "band": interp.band,
-        "range": _range_record(rng, interp.range_origin) if rng is not None else None,
+        "range": range_value,
         "position": position,
         "optimal": _optimal_record(interp) if interp.optimal is not None else None,
         "reason": interp.reason or (r.value_error if not interpreted else None),
         "notes": list(interp.notes),
         "caveats": [c.id for c in interp.caveats],
         "lab_flags": list(r.lab_flags),
-        "lab_range_text": r.lab_range_text,
-        "source": source_record(prov, deidentify),
-        "panel": r.panel or (panel.name if panel is not None else None),
+        "lab_range_text": static["lab_range_text"],
+        "source": source,
+        "panel": static["panel"],
         "panel_index": panel_index,
-        "collected": _when(collected),
-        "codes": [
-            {
-                "system": _LOINC_SYSTEMS.get(c.system or "", c.system),
-                "code": c.code,
-                "display": c.display,
-            }
-            for c in codes
-        ],
-        "specimen": str(specimen) if specimen is not None else r.specimen_text,
-        "lab": r.lab or (panel.lab if panel is not None else None),
-        "method": r.method,
-        **identity_record(r, deidentify),
+        "collected": static["collected"],
+        "codes": static["codes"],
+        "specimen": static["specimen"],
+        "lab": static["lab"],
+        "method": static["method"],
+        **identity,
     }
 
 
@@ -750,18 +796,30 @@ def identity_record(r: Result, deidentify: bool = False) -> dict[str, Any]:
     if deidentify:
         return {"identifiers": [], "source_id": None}
     return {
-        "identifiers": [i.model_dump() for i in r.identifiers],
+        "identifiers": [
+            identifier_fields(i.value, i.system, i.assigner, i.type) for i in r.identifiers
+        ],
         "source_id": r.provenance.source_id,
     }
 
 
+def identifier_fields(
+    value: str, system: str | None, assigner: str | None, type: str | None
+) -> dict[str, Any]:
+    """One identifier of a result record (an :class:`~guttests.Identifier`'s fields)."""
+    return {"value": value, "system": system, "assigner": assigner, "type": type}
+
+
 def source_record(prov: Provenance, deidentify: bool = False) -> dict[str, Any]:
     """The ``source`` object of a result record (its file, location and format)."""
-    return {
-        "file": None if deidentify else prov.source,
-        "location": prov.location,
-        "format": prov.format,
-    }
+    return source_fields(prov.source, prov.location, prov.format, deidentify)
+
+
+def source_fields(
+    file: str | None, location: str | None, format: str | None, deidentify: bool = False
+) -> dict[str, Any]:
+    """The ``source`` object of a result record from its parts (see :func:`source_record`)."""
+    return {"file": None if deidentify else file, "location": location, "format": format}
 
 
 # --- building the report -------------------------------------------------------------------
