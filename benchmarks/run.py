@@ -36,7 +36,9 @@ Issue 17 (second round), whole processes where users run processes:
   sizes: fixed cost and per-row cost (least squares over best-of-2 wall times) and the
   row count above which 2 workers beat the in-process path;
 * ``fhir_stream``: runs ``benchmarks/bench_fhir_stream.py`` (peak RSS of a FHIR Bundle
-  through ``batch``), when that script is present.
+  through ``batch``), when that script is present;
+* ``csv_stream``: peak RSS of ``python -m guttests batch`` on a CSV export without patient
+  columns (one panel of 1M rows; 100k with ``--quick``): goal <= 150 MB.
 
 Each timed run of guttests starts with its per-value caches empty (parsed values and
 units), as a fresh process would: otherwise repeats over one input find every value
@@ -80,6 +82,7 @@ ROWS = (
     "serial",
     "dask",
     "fhir_stream",
+    "csv_stream",
     "cold_start",
     "batch",
 )
@@ -873,6 +876,46 @@ def bench_fhir_stream(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+def _write_csv(path: Path, rows: int) -> None:
+    """A lab export without patient columns: every row one result of a single panel."""
+    numeric = [r for r in inputs.NUMERIC if r[3] is not None]
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("Test,Result,Units,Reference Range\n")
+        for i in range(rows):
+            name, unit, (lo, hi), rng, _ = numeric[i % len(numeric)]
+            f.write(f"{name},{lo + (hi - lo) * (i % 997) / 997:.1f},{unit},{rng}\n")
+
+
+def bench_csv_stream(quick: bool) -> list[dict[str, Any]]:
+    """Goal 2 for CSV: one panel of many rows (no patient columns) streams through batch."""
+    n = 100_000 if quick else 1_000_000
+    with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
+        src = Path(tmp) / "export.csv"
+        _write_csv(src, n)
+        out = Path(tmp) / "out.ndjson"
+        child = Child([PYTHON, "-c", _PEAK_RSS, "batch", str(src), "-o", str(out), "-q"])
+        if child.returncode != 0:
+            raise RuntimeError(f"csv_stream: {_cli_note(child)}")
+        with out.open("rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        if lines != n:
+            raise RuntimeError(f"csv_stream: {lines} records for {n} rows")
+        mb = src.stat().st_size / 1e6
+    return [
+        row(
+            "csv_stream",
+            f"CSV without patient columns, {n:,} rows ({mb:.0f} MB, one panel): "
+            "python -m guttests batch, peak RSS",
+            "MB",
+            child.max_rss_mb,
+            None,
+            "<= 150 MB peak RSS",
+            child.max_rss_mb <= 150,
+            cpu_s=child.cpu,
+        )
+    ]
+
+
 # --- report ---------------------------------------------------------------------------------
 
 
@@ -968,6 +1011,7 @@ def main(argv: list[str] | None = None) -> int:
         "serial": bench_serial,
         "dask": bench_dask,
         "fhir_stream": bench_fhir_stream,
+        "csv_stream": bench_csv_stream,
         "cold_start": bench_cold_start,
         "batch": bench_batch,
     }

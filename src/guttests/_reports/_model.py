@@ -559,7 +559,20 @@ closer to the limit the report gives the absolute difference instead."""
 def _class_table(rng: ReferenceRange | None) -> bool:
     """A class scheme (specific IgE classes 0-6): more than three numeric bands. Its
     results are placed by class, never as a multiple of the class-0 limit."""
-    return rng is not None and sum(1 for b in rng.bands if not b.terms) > 3
+    if rng is None:
+        return False
+    # once per range object (by identity, guarded by `is`: a recycled id never matches)
+    hit = _CLASS_TABLES.get(id(rng))
+    if hit is not None and hit[0] is rng:
+        return hit[1]
+    found = sum(1 for b in rng.bands if not b.terms) > 3
+    if len(_CLASS_TABLES) >= _RANGE_CACHE_LIMIT:
+        _CLASS_TABLES.clear()
+    _CLASS_TABLES[id(rng)] = (rng, found)
+    return found
+
+
+_CLASS_TABLES: dict[int, tuple[ReferenceRange, bool]] = {}
 
 
 def _position_text(
