@@ -1,28 +1,45 @@
-"""The NDJSON writer of ``guttests batch``: one JSON record per result, with a record cache.
+"""The NDJSON writer of ``guttests batch``: one JSON record per result, with record caches.
 
-The readers and the engine stay the one source of truth: every result is read by its
-reader into a :class:`~guttests.Result`, as everywhere else. What is cached is what comes
-*after* reading: the interpretation, :func:`~guttests._reports.result_record` and its JSON
-serialisation. Results that repeat (same analyte, value text, unit, range, lab, flags,
-specimen, collection time ... under the same patient sex, age and birth date) are
-interpreted, built and serialised once; later ones reuse the serialised bytes and fill in
-only the fields that belong to one record (``source``, ``panel_index``, ``identifiers``,
-``source_id``).
+The readers and the engine stay the one source of truth: every result is interpreted by
+the engine, and every record is made by the functions :func:`~guttests._reports.
+result_record` is made of (:func:`~guttests._reports._model.static_record` and
+:func:`~guttests._reports._model.record_from_parts`). What is cached is work that would
+give the same bytes again, at two levels:
 
-The key is every field of the :class:`~guttests.Result` except its provenance and
-identifiers, every field of the :class:`~guttests.Panel` except its results, patient and
-provenance, and every field of the patient except the identity fields (``patient_id``,
-``identifiers``, ``name``). Nested models (ranges, codings, values) are keyed by identity:
-the readers share them between results (they cache them), and the cache keeps each keyed
-object alive, so an identity in the key always means the very same object. Results whose
-objects are not shared simply miss: slower, never wrong.
+* **shapes.** Results that differ only in their value and the lab's flags (same analyte,
+  codes, unit, range, status, specimen, times, lab, panel, under the same patient sex, age
+  and birth date) share a shape: the record fields that come from neither the value nor
+  the interpretation are serialised once per shape (as :class:`orjson.Fragment`), and
+  each range once. A result of a known shape is interpreted and only its value-dependent
+  fields are built.
+* **values.** Within a shape, a value (with its flags) seen twice gets a template: the
+  record's bytes around its per-record fields (``source``, ``panel_index``,
+  ``identifiers``, ``source_id``). Later results with that value reuse the bytes.
 
-A record must not depend on what the key leaves out, except through the fields filled in
-per record. Two guards hold that: ``tests/test_batch.py`` compares the output byte for byte
-with the plain path (:func:`write_records_plain`) on every fixture and on generated inputs,
-and at run time the first misses are checked by building each record a second time with
-the left-out fields changed (another location, no identifiers, an anonymous patient): a
-record that differs outside its per-record fields turns the cache off for the run.
+The key of a :class:`~guttests.Result` is every field except its provenance and
+identifiers (the value fields apart, for the value level), every field of the
+:class:`~guttests.Panel` except its results, patient and provenance, and every field of
+the patient except the identity fields (``patient_id``, ``identifiers``, ``name``).
+Nested models (ranges, codings, values) are keyed by identity: the readers share them
+between results (they cache them), and the cache keeps each keyed object alive, so an
+identity in the key always means the very same object. Results whose objects are not
+shared simply miss: slower, never wrong.
+
+HL7 v2 input comes as :class:`~guttests._readers.hl7v2.RawPanel` (``iter_batch_parts``):
+panels before their results are built. Its OBX are keyed by the reader's own shape
+object (the fields but set id, sub-id, value and flags, read once) and their raw value
+and flag fields; a template is filled from the tokens, with no Result built, and a new
+value is interpreted on a stand-in Result (the reader's, with the panel's provenance),
+the record's source and identifiers coming from the tokens.
+
+Guards: ``tests/test_batch.py`` compares the output byte for byte with the plain path
+(:func:`write_records_plain`) on every fixture and on generated inputs, HL7 v2 token path
+included; at run time, the first records made from a shape are compared with
+``result_record``, the first value templates are checked by building the record again
+with the left-out fields changed (another location, no identifiers, an anonymous
+patient), and the first records of the token path are compared with the line the plain
+path makes from the reader's own result. Any difference turns the caches off for the rest
+of the run (the plain path's line is written).
 
 Compact output (``compact=True``) writes each distinct range once, to a separate stream,
 as ``{"range_ref": "r1", "range": {...}}`` lines; records carry ``"range_ref"`` in place of
