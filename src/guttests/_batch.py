@@ -166,7 +166,8 @@ class _Template:
                 raise ValueError("slot marker not found once")
             found.append((data.index(marker), name, marker))
         found.sort()
-        self.order = tuple(name for _, name, _ in found)
+        order = tuple(name for _, name, _ in found)
+        self.order = _SLOTS if order == _SLOTS else order
         pieces, rest = [], data
         for _, _, marker in found:
             head, rest = rest.split(marker)
@@ -175,6 +176,17 @@ class _Template:
         self.pieces = tuple(pieces)
         self.interpreted = interpreted
         self.keep = keep
+
+    def fill_slots(
+        self, source: bytes, index: bytes, identifiers: bytes, source_id: bytes
+    ) -> bytes:
+        """:meth:`fill` with the slots' bytes in ``_SLOTS`` order."""
+        if self.order is not _SLOTS:
+            return self.fill(
+                dict(zip(_SLOTS, (source, index, identifiers, source_id), strict=True))
+            )
+        p = self.pieces
+        return b"".join((p[0], source, p[1], index, p[2], identifiers, p[3], source_id, p[4]))
 
     def fill(self, values: dict[str, bytes]) -> bytes:
         pieces = self.pieces
@@ -458,12 +470,15 @@ class _Writer:
                 if shape is not None:
                     tpl = shape.values.get(vkey)
                     if tpl.__class__ is _Template and tpl.keep is value:
-                        slots = {
-                            "source": _dumps(source_record(r.provenance, deidentify)),
-                            "panel_index": index_bytes,
-                            **{k: _dumps(v) for k, v in identity_record(r, deidentify).items()},
-                        }
-                        lines.append(tpl.fill(slots))
+                        ident = identity_record(r, deidentify)
+                        lines.append(
+                            tpl.fill_slots(
+                                _dumps(source_record(r.provenance, deidentify)),
+                                index_bytes,
+                                _dumps(ident["identifiers"]),
+                                _dumps(ident["source_id"]),
+                            )
+                        )
                         self.interpreted += tpl.interpreted
                         self.hits += 1
                         continue
@@ -503,13 +518,7 @@ class _Writer:
             )
             tpl = shape.values.get(vkey) if shape is not None else None
             if tpl.__class__ is _Template:
-                slots = {
-                    "source": _dumps(source),
-                    "panel_index": index_bytes,
-                    "identifiers": _dumps(identifiers),
-                    "source_id": b"null",
-                }
-                data = tpl.fill(slots)
+                data = tpl.fill_slots(_dumps(source), index_bytes, _dumps(identifiers), b"null")
                 counted = int(tpl.interpreted)
                 self.interpreted += counted
                 self.hits += 1
