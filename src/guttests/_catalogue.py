@@ -16,7 +16,6 @@ and published as a JSON Schema (:func:`range_file_schema`).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import hashlib
 import importlib
@@ -33,7 +32,6 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import models_json_schema
 
 from ._errors import CatalogueError, UnitError
 from ._models import Analyte, Caveat, Coding, Frozen, ReferenceRange
@@ -912,6 +910,8 @@ class Catalogue:
         return list(known)
 
     def _suggest(self, query: str, n: int) -> tuple[str, ...]:
+        import difflib  # only when a name is not known
+
         keys = difflib.get_close_matches(
             query, self._display, n=len(self._display), cutoff=_SUGGEST_CUTOFF
         )
@@ -1212,6 +1212,8 @@ def range_file_schema() -> dict[str, Any]:
     >>> range_file_schema()["properties"]["format"]["const"]
     'guttests-ranges/1'
     """
+    from pydantic.json_schema import models_json_schema
+
     _, top = models_json_schema(
         [(Analyte, "validation"), (ReferenceRange, "validation"), (Caveat, "validation")],
         ref_template="#/$defs/{model}",
