@@ -6,9 +6,11 @@ start-up short, and that it changes no answer.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
+import tomllib
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import guttests
-from guttests import _units
+from guttests import _catalogue, _units
 from guttests._errors import UnitError
 from guttests._units import (
     KNOWN_UNITS_FILE,
@@ -60,9 +62,9 @@ def _table() -> dict[str, Any]:
 
 def test_known_units_table_is_current() -> None:
     """The committed table was computed from today's definitions, grammar, code and lark;
-    each row is what the grammar gives. Run scripts/write_known_units.py when this fails."""
+    each row is what the grammar gives. Run scripts/write_parsed_ahead.py when this fails."""
     table = _table()
-    assert table["key"] == known_units_key(), "run: python scripts/write_known_units.py"
+    assert table["key"] == known_units_key(), "run: python scripts/write_parsed_ahead.py"
     assert len(table["units"]) > 40
     for row in table["units"]:
         assert _to_json(_parse_with_grammar(row[0])) == row, row[0]
@@ -129,6 +131,58 @@ def test_a_refused_unit_is_refused_at_catalogue_load(tmp_path: Path) -> None:
     assert "ug/g" in _known_units()
     with pytest.raises(guttests.CatalogueError, match="unknown unit"):
         guttests.Catalogue.load(tmp_path / "r.toml", base=None)
+
+
+# --- the shipped range files parsed ahead ----------------------------------------------
+
+
+def _shipped_files() -> list[Any]:
+    folder = files("guttests") / "reference_ranges"
+    return sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
+
+
+def test_range_files_parsed_ahead_are_current() -> None:
+    """Each shipped range file is in the table, as TOML parses it (types included).
+    Run scripts/write_parsed_ahead.py when this fails."""
+    ahead = _catalogue._parsed_ahead()
+    for f in _shipped_files():
+        raw = f.read_bytes()
+        key = hashlib.sha256(raw).hexdigest()
+        assert key in ahead, f"{f.name}: run python scripts/write_parsed_ahead.py"
+        assert _catalogue._same(json.loads(ahead[key]), tomllib.loads(raw.decode("utf-8")))
+    assert len(ahead) == len(_shipped_files())
+
+
+def test_an_edited_range_file_is_parsed_not_taken_from_the_table(tmp_path: Path) -> None:
+    """The table is found by the hash of the file's bytes: one changed byte and the file is
+    parsed, with its errors reported as for any file."""
+    stool = next(f for f in _shipped_files() if f.name == "stool.toml")
+    text = stool.read_text("utf-8")
+    same, edited = tmp_path / "same.toml", tmp_path / "edited.toml"
+    same.write_text(text, encoding="utf-8", newline="")
+    edited.write_text(text + "\n[broken\n", encoding="utf-8", newline="")
+    shipped = _catalogue.load_range_file(stool)
+    assert _catalogue.load_range_file(same).ranges == shipped.ranges
+    with pytest.raises(guttests.CatalogueError, match="TOML syntax error"):
+        _catalogue.load_range_file(edited)
+
+
+def test_same_is_exact_about_types() -> None:
+    same = _catalogue._same
+    assert same({"a": [1, 2.5, True, "x"]}, {"a": [1, 2.5, True, "x"]})
+    assert not same({"a": 1}, {"a": 1.0})
+    assert not same({"a": 1}, {"a": True})
+    assert not same({"a": [1]}, {"a": [1, 2]})
+    assert not same({"a": 1}, {"b": 1})
+
+
+def test_parsed_ahead_refuses_what_json_cannot_hold(tmp_path: Path) -> None:
+    (tmp_path / "d.toml").write_text("when = 2024-03-05\n", encoding="utf-8")
+    with pytest.raises(TypeError):
+        _catalogue.parsed_ahead_table([tmp_path / "d.toml"])
+    (tmp_path / "n.toml").write_text("x = nan\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="Out of range float"):
+        _catalogue.parsed_ahead_table([tmp_path / "n.toml"])
 
 
 # --- what a process loads ---------------------------------------------------------------

@@ -490,7 +490,7 @@ def _try_parse(state: _State, code: str) -> Tree[Token] | None:
 KNOWN_UNITS_FILE = "units_known.json"
 """In ``_data``: the units of the shipped catalogue, of the bundled examples and the most
 common lab spellings, each as :func:`_parse_with_grammar` parses it (written by
-``scripts/write_known_units.py``). A process that meets only these units never imports lark
+``scripts/write_parsed_ahead.py``). A process that meets only these units never imports lark
 nor builds the UCUM grammar (a tenth of a second, most of a small batch's start-up)."""
 
 
@@ -538,7 +538,7 @@ def _to_json(parsed: _Parsed) -> list[Any]:
 
 def known_table(units: Iterable[str]) -> dict[str, Any]:
     """The table of known units for ``units`` (those that parse; the others are left out,
-    so that they are refused as they come), as ``scripts/write_known_units.py`` writes it."""
+    so that they are refused as they come), as ``scripts/write_parsed_ahead.py`` writes it."""
     rows = []
     for text in sorted(set(units)):
         try:
@@ -546,7 +546,7 @@ def known_table(units: Iterable[str]) -> dict[str, Any]:
         except UnitError:
             continue
     return {
-        "about": "guttests units parsed ahead: written by scripts/write_known_units.py",
+        "about": "guttests units parsed ahead: written by scripts/write_parsed_ahead.py",
         "key": known_units_key(),
         "units": rows,
     }
@@ -556,7 +556,7 @@ def known_table(units: Iterable[str]) -> dict[str, Any]:
 def _known_units() -> Mapping[str, _Parsed]:
     """The table of known units, or nothing when it was computed from other definitions,
     another grammar, another version of this module or of lark: a stale table is never
-    used (a test fails until ``scripts/write_known_units.py`` is run again)."""
+    used (a test fails until ``scripts/write_parsed_ahead.py`` is run again)."""
     try:
         data = json.loads((files("guttests") / "_data" / KNOWN_UNITS_FILE).read_bytes())
     except (OSError, ValueError):
