@@ -102,6 +102,26 @@ def test_without_the_source_the_table_is_not_used(monkeypatch: pytest.MonkeyPatc
     assert known_units_key() is None
 
 
+def test_a_damaged_table_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table with the right key but a row that cannot be read: every unit is parsed."""
+    data = tmp_path / "_data"
+    data.mkdir()
+    for name in ("units.txt", "ucum_grammar.lark"):
+        (data / name).write_bytes((files("guttests") / "_data" / name).read_bytes())
+    table = _table()
+    (data / KNOWN_UNITS_FILE).write_text(
+        json.dumps({"key": table["key"], "units": [*table["units"], ["ug/g", 1.0]]}), "utf-8"
+    )
+    monkeypatch.setattr(_units, "files", lambda _package: tmp_path)
+    _known_units.cache_clear()
+    try:
+        assert known_units_key() == table["key"]
+        assert _known_units() == {}
+    finally:
+        monkeypatch.undo()
+        _known_units.cache_clear()
+
+
 @given(
     st.one_of(
         st.sampled_from(sorted(_known_units())),
@@ -165,6 +185,23 @@ def test_an_edited_range_file_is_parsed_not_taken_from_the_table(tmp_path: Path)
     assert _catalogue.load_range_file(same).ranges == shipped.ranges
     with pytest.raises(guttests.CatalogueError, match="TOML syntax error"):
         _catalogue.load_range_file(edited)
+
+
+def test_a_damaged_range_table_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged entry is parsed from the TOML instead; a damaged table is not used."""
+    stool = next(f for f in _shipped_files() if f.name == "stool.toml")
+    expected = _catalogue.load_range_file(stool)
+    key = hashlib.sha256(stool.read_bytes()).hexdigest()
+    real = _catalogue._parsed_ahead
+    with monkeypatch.context() as m:
+        m.setattr(_catalogue, "_parsed_ahead", lambda: {key: "{not json"})
+        assert _catalogue.load_range_file(stool) == expected
+    with monkeypatch.context() as m:
+        m.setattr(_catalogue, "files", lambda _package: Path("/nonexistent"))
+        real.cache_clear()
+        assert real() == {}
+    real.cache_clear()
+    assert key in real()
 
 
 def test_same_is_exact_about_types() -> None:

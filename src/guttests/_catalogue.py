@@ -155,8 +155,12 @@ def _read_toml(path: PathLike, source: str) -> dict[str, Any]:
         ) from exc
     ahead = _parsed_ahead().get(hashlib.sha256(raw).hexdigest())
     if ahead is not None:
-        parsed: dict[str, Any] = json.loads(ahead)
-        return parsed
+        try:
+            parsed: dict[str, Any] = json.loads(ahead)
+        except ValueError:  # a damaged table: parse the file
+            pass
+        else:
+            return parsed
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -185,8 +189,10 @@ def _parsed_ahead() -> dict[str, str]:
         data = json.loads((files("guttests") / "_data" / PARSED_AHEAD_FILE).read_bytes())
     except (OSError, ValueError):
         return {}
-    files_ = data.get("files") if isinstance(data, dict) else None
-    return {k: v["toml"] for k, v in files_.items()} if isinstance(files_, dict) else {}
+    try:
+        return {str(k): str(v["toml"]) for k, v in data["files"].items()}
+    except (KeyError, TypeError, AttributeError):  # a damaged file: parse every range file
+        return {}
 
 
 def parsed_ahead_table(paths: Iterable[Traversable]) -> dict[str, Any]:

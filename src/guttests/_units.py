@@ -563,7 +563,10 @@ def _known_units() -> Mapping[str, _Parsed]:
         return {}
     if not isinstance(data, dict) or data.get("key") != known_units_key():
         return {}
-    return dict(_from_json(row) for row in data["units"])
+    try:
+        return dict(_from_json(row) for row in data["units"])
+    except (KeyError, TypeError, ValueError):  # a damaged file: parse every unit
+        return {}
 
 
 MAX_UNIT_CHARS = 64
