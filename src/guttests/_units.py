@@ -22,18 +22,23 @@ False
 
 The unit table (definitions in ``_data/units.txt``) and the UCUM grammar are
 built once, on the first call, never when ``guttests`` is imported; the pint
-registry itself is built only when :func:`registry` is called. See
+registry itself is built only when :func:`registry` is called. The common units
+(those of the shipped catalogue among them) are parsed ahead, in
+``_data/units_known.json``: a process that meets only those never builds the grammar. See
 ``docs/units.md`` for the safety rules and the spellings accepted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from pydantic import BaseModel, ConfigDict
@@ -480,6 +485,90 @@ def _try_parse(state: _State, code: str) -> Tree[Token] | None:
         return None
 
 
+# --- the known units, parsed ahead -----------------------------------------------------
+
+KNOWN_UNITS_FILE = "units_known.json"
+"""In ``_data``: the units of the shipped catalogue, of the bundled examples and the most
+common lab spellings, each as :func:`_parse_with_grammar` parses it (written by
+``scripts/write_parsed_ahead.py``). A process that meets only these units never imports lark
+nor builds the UCUM grammar (a tenth of a second, most of a small batch's start-up)."""
+
+
+def known_units_key() -> str | None:
+    """What the table of known units must have been computed from: a SHA-256 of the unit
+    definitions, the UCUM grammar, this module's source and the installed lark version;
+    ``None`` when one of them cannot be read (then the table is not used)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    digest = hashlib.sha256()
+    try:
+        for name in ("units.txt", "ucum_grammar.lark"):
+            digest.update((files("guttests") / "_data" / name).read_bytes())
+            digest.update(b"\0")
+        digest.update(Path(__file__).read_bytes())
+        digest.update(b"\0lark " + version("lark").encode())
+    except (OSError, PackageNotFoundError):
+        return None
+    return digest.hexdigest()
+
+
+def _from_json(row: list[Any]) -> tuple[str, _Parsed]:
+    text, canonical, ucum, arbitrary, dimensionless, factor, dims, gross = row
+    term = _Term(
+        float(factor),
+        tuple((str(d), int(e)) for d, e in dims),
+        tuple((str(d), int(p), int(n)) for d, p, n in gross),
+    )
+    unit = Unit(
+        text=text,
+        canonical=canonical,
+        ucum=ucum,
+        arbitrary=arbitrary,
+        dimensionless=dimensionless,
+    )
+    return text, _Parsed(unit, term)
+
+
+def _to_json(parsed: _Parsed) -> list[Any]:
+    u, t = parsed.unit, parsed.term
+    dims = [list(d) for d in t.dims]
+    gross = [list(g) for g in t.gross]
+    return [u.text, u.canonical, u.ucum, u.arbitrary, u.dimensionless, t.factor, dims, gross]
+
+
+def known_table(units: Iterable[str]) -> dict[str, Any]:
+    """The table of known units for ``units`` (those that parse; the others are left out,
+    so that they are refused as they come), as ``scripts/write_parsed_ahead.py`` writes it."""
+    rows = []
+    for text in sorted(set(units)):
+        try:
+            rows.append(_to_json(_parse_with_grammar(text)))
+        except UnitError:
+            continue
+    return {
+        "about": "guttests units parsed ahead: written by scripts/write_parsed_ahead.py",
+        "key": known_units_key(),
+        "units": rows,
+    }
+
+
+@lru_cache(maxsize=1)
+def _known_units() -> Mapping[str, _Parsed]:
+    """The table of known units, or nothing when it was computed from other definitions,
+    another grammar, another version of this module or of lark: a stale table is never
+    used (a test fails until ``scripts/write_parsed_ahead.py`` is run again)."""
+    try:
+        data = json.loads((files("guttests") / "_data" / KNOWN_UNITS_FILE).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("key") != known_units_key():
+        return {}
+    try:
+        return dict(_from_json(row) for row in data["units"])
+    except (KeyError, TypeError, ValueError):  # a damaged file: parse every unit
+        return {}
+
+
 MAX_UNIT_CHARS = 64
 """Units longer than this are refused before parsing (the longest lab unit is far shorter;
 a 120 KB unit took 32 s and 840 MB to parse)."""
@@ -494,6 +583,15 @@ def _parse(text: str) -> _Parsed:
             f"unit longer than {MAX_UNIT_CHARS} characters ({len(text):,}); not read",
             text=text,
         )
+    known = _known_units().get(text)
+    if known is not None:
+        return known
+    return _parse_with_grammar(text)
+
+
+def _parse_with_grammar(text: str) -> _Parsed:
+    """Parse with the UCUM grammar (lark): what :func:`_parse` does for any unit not in
+    the table of known units."""
     state = _state()
     cleaned = _SPACES.sub(" ", text.translate(_MICRO_SIGNS).strip())
     code = state.spellings.whole.get(cleaned.casefold(), cleaned)

@@ -45,10 +45,21 @@ from typing import IO, TYPE_CHECKING, Literal, NamedTuple, TextIO, cast, get_arg
 
 from .._errors import FormatError, InputError, LimitExceededError
 from .._models import Panel, PatientContext, Result
-from .csv import CsvMapping
+from .csv import CsvMapping  # at run time too: typing.get_type_hints(read)
 from .csv import iter_panels as _csv_iter_panels
-from .jsonio import dump_panels, results_document_schema
-from .jsonio import iter_panels as _json_iter_panels
+
+if TYPE_CHECKING:
+    from .jsonio import dump_panels, results_document_schema
+else:
+
+    def __getattr__(name: str) -> object:
+        # guttests' JSON reader loads on first use: an HL7, FHIR or CSV batch never needs it
+        if name in ("dump_panels", "results_document_schema"):
+            from . import jsonio
+
+            return getattr(jsonio, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 if TYPE_CHECKING:
     from .hl7v2 import RawPanel
@@ -597,6 +608,8 @@ def _reader(
             stream, source=name, mapping=mapping, max_results=max_results
         )
     if fmt == "json":
+        from .jsonio import iter_panels as _json_iter_panels
+
         return lambda stream, name: _json_iter_panels(stream, source=name)
     module_name = {"hl7v2": "hl7v2", "fhir": "fhir"}[fmt]
     try:

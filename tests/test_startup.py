@@ -1,0 +1,295 @@
+"""Start-up: what ``import guttests`` and ``guttests batch`` load, and the units parsed ahead.
+
+No timings here (benchmarks/ measures them): these tests guard the structure that keeps the
+start-up short, and that it changes no answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tomllib
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import guttests
+from guttests import _catalogue, _units
+from guttests._errors import UnitError
+from guttests._units import (
+    KNOWN_UNITS_FILE,
+    _known_units,
+    _parse,
+    _parse_with_grammar,
+    _to_json,
+    known_units_key,
+    parse_unit,
+)
+
+ONE_OBX = (
+    "MSH|^~\\&|A|B|C|D|20240305141522||ORU^R01|1|P|2.5.1\r"
+    "PID|1||M1^^^H^MR||Doe^J||19860410|F\r"
+    "OBR|1|||X^Y^L\r"
+    "OBX|1|NM|38445-3^Calprotectin^LN||12|ug/g|<=50|N|||F\r"
+)
+
+REPORT_WRITERS = (
+    "guttests._reports._html",
+    "guttests._reports._pdf",
+    "guttests._reports._fhir",
+    "guttests._reports._hl7",
+    "guttests._reports._text",
+    "guttests._reports._trend",
+    "guttests._reports._json",
+)
+
+
+def _table() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (files("guttests") / "_data" / KNOWN_UNITS_FILE).read_text("utf-8")
+    )
+    return data
+
+
+# --- the units parsed ahead -------------------------------------------------------------
+
+
+def test_known_units_table_is_current() -> None:
+    """The committed table was computed from today's definitions, grammar, code and lark;
+    each row is what the grammar gives. Run scripts/write_parsed_ahead.py when this fails."""
+    table = _table()
+    assert table["key"] == known_units_key(), "run: python scripts/write_parsed_ahead.py"
+    assert len(table["units"]) > 40
+    for row in table["units"]:
+        assert _to_json(_parse_with_grammar(row[0])) == row, row[0]
+
+
+def test_known_units_cover_the_shipped_catalogue() -> None:
+    """Loading the shipped catalogue needs no grammar: every unit in it is in the table."""
+    cat = guttests.Catalogue.default()
+    units = {a.unit for a in cat.analytes} | {r.unit for r in cat.ranges}
+    known = set(_known_units())
+    assert units - {None} <= known
+
+
+def test_the_table_and_the_grammar_give_the_same_unit() -> None:
+    for text, parsed in _known_units().items():
+        assert parsed == _parse_with_grammar(text)
+        assert parse_unit(text) == _parse_with_grammar(text).unit
+
+
+def test_a_stale_table_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table computed from anything else (another key) is ignored: units are parsed."""
+    monkeypatch.setattr(_units, "known_units_key", lambda: "0" * 64)
+    _known_units.cache_clear()
+    try:
+        assert _known_units() == {}
+    finally:
+        monkeypatch.undo()
+        _known_units.cache_clear()
+    assert _known_units()
+
+
+def test_without_the_source_the_table_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When what the key hashes cannot be read, there is no key, and no table."""
+    monkeypatch.setattr(_units, "__file__", "/nonexistent/_units.py")
+    assert known_units_key() is None
+
+
+def test_a_damaged_table_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table with the right key but a row that cannot be read: every unit is parsed."""
+    data = tmp_path / "_data"
+    data.mkdir()
+    for name in ("units.txt", "ucum_grammar.lark"):
+        (data / name).write_bytes((files("guttests") / "_data" / name).read_bytes())
+    table = _table()
+    (data / KNOWN_UNITS_FILE).write_text(
+        json.dumps({"key": table["key"], "units": [*table["units"], ["ug/g", 1.0]]}), "utf-8"
+    )
+    monkeypatch.setattr(_units, "files", lambda _package: tmp_path)
+    _known_units.cache_clear()
+    try:
+        assert known_units_key() == table["key"]
+        assert _known_units() == {}
+    finally:
+        monkeypatch.undo()
+        _known_units.cache_clear()
+
+
+@given(
+    st.one_of(
+        st.sampled_from(sorted(_known_units())),
+        st.sampled_from(sorted(_known_units())).map(lambda u: u + "x"),
+        st.text(alphabet="umgkLdl/%{}[]0123456789*.^ µ", max_size=12),
+    )
+)
+def test_any_unit_parses_as_the_grammar_parses_it(text: str) -> None:
+    """Known or not, a unit gives what the grammar gives; what it refuses stays refused."""
+    try:
+        expected = _parse_with_grammar(text)
+    except UnitError:
+        with pytest.raises(UnitError):
+            _parse.__wrapped__(text)
+        return
+    assert _parse.__wrapped__(text) == expected
+
+
+def test_a_refused_unit_is_refused_at_catalogue_load(tmp_path: Path) -> None:
+    """Units outside the table still go through the grammar when a range file is loaded."""
+    (tmp_path / "r.toml").write_text(
+        'format = "guttests-ranges/1"\nfamily = "stool"\n\n[[analyte]]\nid = "x-thing"\n'
+        'name = "X thing"\nspecimen = "stool"\nkind = "quantitative"\nunit = "ug/gx"\n',
+        encoding="utf-8",
+    )
+    assert "ug/gx" not in _known_units()
+    assert "ug/g" in _known_units()
+    with pytest.raises(guttests.CatalogueError, match="unknown unit"):
+        guttests.Catalogue.load(tmp_path / "r.toml", base=None)
+
+
+# --- the shipped range files parsed ahead ----------------------------------------------
+
+
+def _shipped_files() -> list[Any]:
+    folder = files("guttests") / "reference_ranges"
+    return sorted((f for f in folder.iterdir() if f.name.endswith(".toml")), key=lambda f: f.name)
+
+
+def test_range_files_parsed_ahead_are_current() -> None:
+    """Each shipped range file is in the table, as TOML parses it (types included).
+    Run scripts/write_parsed_ahead.py when this fails."""
+    ahead = _catalogue._parsed_ahead()
+    for f in _shipped_files():
+        raw = f.read_bytes()
+        key = hashlib.sha256(raw).hexdigest()
+        assert key in ahead, f"{f.name}: run python scripts/write_parsed_ahead.py"
+        assert _catalogue._same(json.loads(ahead[key]), tomllib.loads(raw.decode("utf-8")))
+    assert len(ahead) == len(_shipped_files())
+
+
+def test_an_edited_range_file_is_parsed_not_taken_from_the_table(tmp_path: Path) -> None:
+    """The table is found by the hash of the file's bytes: one changed byte and the file is
+    parsed, with its errors reported as for any file."""
+    stool = next(f for f in _shipped_files() if f.name == "stool.toml")
+    text = stool.read_text("utf-8")
+    same, edited = tmp_path / "same.toml", tmp_path / "edited.toml"
+    same.write_text(text, encoding="utf-8", newline="")
+    edited.write_text(text + "\n[broken\n", encoding="utf-8", newline="")
+    shipped = _catalogue.load_range_file(stool)
+    assert _catalogue.load_range_file(same).ranges == shipped.ranges
+    with pytest.raises(guttests.CatalogueError, match="TOML syntax error"):
+        _catalogue.load_range_file(edited)
+
+
+def test_a_damaged_range_table_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A damaged entry is parsed from the TOML instead; a damaged table is not used."""
+    stool = next(f for f in _shipped_files() if f.name == "stool.toml")
+    expected = _catalogue.load_range_file(stool)
+    key = hashlib.sha256(stool.read_bytes()).hexdigest()
+    real = _catalogue._parsed_ahead
+    with monkeypatch.context() as m:
+        m.setattr(_catalogue, "_parsed_ahead", lambda: {key: "{not json"})
+        assert _catalogue.load_range_file(stool) == expected
+    with monkeypatch.context() as m:
+        m.setattr(_catalogue, "files", lambda _package: Path("/nonexistent"))
+        real.cache_clear()
+        assert real() == {}
+    real.cache_clear()
+    assert key in real()
+
+
+def test_same_is_exact_about_types() -> None:
+    same = _catalogue._same
+    assert same({"a": [1, 2.5, True, "x"]}, {"a": [1, 2.5, True, "x"]})
+    assert not same({"a": 1}, {"a": 1.0})
+    assert not same({"a": 1}, {"a": True})
+    assert not same({"a": [1]}, {"a": [1, 2]})
+    assert not same({"a": 1}, {"b": 1})
+
+
+def test_parsed_ahead_refuses_what_json_cannot_hold(tmp_path: Path) -> None:
+    (tmp_path / "d.toml").write_text("when = 2024-03-05\n", encoding="utf-8")
+    with pytest.raises(TypeError):
+        _catalogue.parsed_ahead_table([tmp_path / "d.toml"])
+    (tmp_path / "n.toml").write_text("x = nan\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="Out of range float"):
+        _catalogue.parsed_ahead_table([tmp_path / "n.toml"])
+
+
+# --- what a process loads ---------------------------------------------------------------
+
+
+def _run(code: str, *args: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_import_guttests_loads_no_models_readers_or_writers() -> None:
+    code = (
+        "import sys, guttests\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('guttests.', 'pydantic', "
+        "'click', 'lark', 'tomllib', 'difflib'))))"
+    )
+    assert _run(code) == "['guttests._errors', 'guttests._version']"
+
+
+def test_public_names_load_on_first_use_and_stay() -> None:
+    code = (
+        "import sys, guttests\n"
+        "assert 'guttests._models' not in sys.modules\n"
+        "r = guttests.Result\n"
+        "assert 'guttests._models' in sys.modules and 'Result' in vars(guttests)\n"
+        "assert guttests.Result is r and guttests.__dict__['Result'] is r\n"
+        "assert set(guttests.__all__) <= set(dir(guttests))\n"
+        "from guttests import *\n"
+        "assert all(n in globals() for n in guttests.__all__ if n != '__version__')\n"
+        "print('ok')"
+    )
+    assert _run(code) == "ok"
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no_such_name"):
+        guttests.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+    with pytest.raises(ImportError):
+        from guttests import no_such_name  # type: ignore[attr-defined]  # noqa: F401
+
+
+def test_one_obx_batch_loads_no_writers_nor_lark_and_gives_the_grammar_s_answer(
+    tmp_path: Path,
+) -> None:
+    """A 1-OBX HL7 batch imports no report writer, JSON reader nor lark; its
+    output is byte-identical to the output with the table of known units switched off."""
+    src = tmp_path / "one.hl7"
+    src.write_text(ONE_OBX, encoding="utf-8", newline="")
+    fast, slow = tmp_path / "fast.ndjson", tmp_path / "slow.ndjson"
+    code = (
+        "import sys\n"
+        "from guttests import _units\n"
+        "if sys.argv[2] == 'grammar':\n"
+        "    _units._known_units = lambda: {}\n"
+        "from guttests.cli import main\n"
+        "try:\n"
+        "    main(['batch', sys.argv[1], '-o', sys.argv[3], '-q'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        f"heavy = ('lark', 'guttests._readers.jsonio', *{REPORT_WRITERS!r})\n"
+        "print(sorted(m for m in sys.modules if m in heavy))"
+    )
+    assert _run(code, str(src), "table", str(fast)) == "[]"
+    assert _run(code, str(src), "grammar", str(slow)) == "['lark']"
+    assert fast.read_bytes() == slow.read_bytes()
+    record = json.loads(fast.read_text("utf-8"))
+    assert (record["status"], record["interpretation"], record["unit"]) == (
+        "interpreted",
+        "N",
+        "ug/g",
+    )
