@@ -144,8 +144,19 @@ _panel_values = _getter(_PANEL_FIELDS)
 _patient_values = _getter(_PATIENT_FIELDS)
 
 
+_last_datetime: tuple[object, object] = (None, None)
+
+
 def _other(v: datetime) -> object:
-    return ("datetime", v.isoformat(), v.tzname())
+    # Readers share one datetime object between the panels of a time: the last key is
+    # kept (by identity; the tuple holds the object, so its id cannot be recycled).
+    global _last_datetime
+    last = _last_datetime
+    if last[0] is v:
+        return last[1]
+    key = ("datetime", v.isoformat(), v.tzname())
+    _last_datetime = (v, key)
+    return key
 
 
 def _value_key(values: Any) -> tuple[Any, ...]:
