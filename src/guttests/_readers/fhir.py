@@ -251,7 +251,7 @@ def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]
         yield from _ndjson_line(first, first_line, source, patients)
     while text.peek():
         line_no = text.line()
-        obj = text.value(f"line {line_no}")
+        obj = text.line_value(f"line {line_no}")
         yield from _ndjson_line(obj, line_no, source, patients)
 
 
@@ -314,6 +314,51 @@ _WINDOW = 2000
 """Entries of a Bundle read as one document; a longer Bundle is read in windows of this many."""
 _PATIENT_MEMORY = 20_000
 """References to Patients of earlier windows remembered by a windowed Bundle (the latest)."""
+
+
+_FAST = True
+"""Read NDJSON lines with orjson where :func:`_fast_loads` proves it reads what the strict
+decoder reads (tests switch it off to compare the two paths)."""
+_MISS = object()
+_JSON_WS = b" \t\r\n"
+_SHORT_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
+
+
+def _fast_loads(line: str) -> object:
+    """``line`` parsed by orjson, or :data:`_MISS` unless that is provably what the strict
+    decoder (:data:`_DECODER`, exact decimals, no duplicate keys) would read.
+
+    orjson keeps the last of duplicate keys and reads numbers as floats. The line is
+    accepted only when it is, apart from white space outside strings, the very text orjson
+    writes for what it read: then no key was dropped (each key appears as often), every
+    string was written without escapes, and every number was written as orjson writes its
+    float, which is Python's ``repr`` except for 1e-9 <= abs(x) < 1e-4 (refused here).
+    So each number's text is ``repr`` of its float, which is how this reader spells a
+    float that is not a :class:`_Decimal`. Anything else (``1.10``, ``1E2``, ``-0``,
+    escapes, a lone surrogate, deep nesting, JSON orjson refuses) goes to the strict decoder.
+    """
+    try:
+        raw = line.encode()
+    except UnicodeEncodeError:  # a lone surrogate in the text itself
+        return _MISS
+    if b"\\" in raw:
+        return _MISS
+    try:
+        obj = orjson.loads(raw)
+        if type(obj) is not dict:
+            return _MISS
+        out = orjson.dumps(obj)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _MISS
+    if raw != out and raw.translate(None, _JSON_WS) != out.translate(None, _JSON_WS):
+        return _MISS
+    if b"0.0000" in out:  # orjson writes 1e-5 as 0.00001; repr as 1e-05
+        return _MISS
+    if b"e-" in out:  # orjson writes 1e-7 as 1e-7; repr as 1e-07
+        for m in _SHORT_EXPONENT.finditer(out):
+            if out[m.start() - 1 : m.start()].isdigit():
+                return _MISS
+    return obj
 
 
 def _holds_surrogate(text: str) -> bool:
@@ -412,6 +457,23 @@ class _Text:
         raise FHIRError(
             f"not JSON: {message}", source=self.source, location=f"line {line}, column {column}"
         ) from (cause or json.JSONDecodeError(message, self.buf, at))
+
+    def line_value(self, where: str) -> object:
+        """The next JSON value of NDJSON: a whole line through :func:`_fast_loads` when it
+        proves orjson reads it as the strict decoder does, else :meth:`value`."""
+        if _FAST and not self.raw_surrogates and self.peek():
+            end = self.buf.find("\n", self.pos)
+            while end < 0:
+                seen = len(self.buf) - self.pos
+                if not self._more():
+                    end = len(self.buf)
+                    break
+                end = self.buf.find("\n", self.pos + seen)
+            obj = _fast_loads(self.buf[self.pos : end])
+            if obj is not _MISS:
+                self.pos = end
+                return obj
+        return self.value(where)
 
     def value(self, where: str) -> object:
         """The next JSON value, decoded whole; ``where`` names it in errors."""
@@ -557,13 +619,18 @@ def _stream_entries(text: _Text, source: str | None, bundle: JSON) -> Iterator[P
 def _ndjson_line(
     obj: object, line_no: int, source: str | None, patients: dict[str, PatientContext]
 ) -> Iterator[Panel]:
-    prefix = f"line {line_no}"
-    if isinstance(obj, dict) and obj.get("resourceType") == "Patient":
-        rid = obj.get("id")
-        if isinstance(rid, str):
-            patients[f"Patient/{rid}"] = _patient(obj)
-        return
-    yield from _document(obj, source, prefix=prefix, patients=patients, top_level=False)
+    if isinstance(obj, dict):
+        rtype = obj.get("resourceType")
+        if rtype == "Observation" and not obj.get("contained"):
+            # the common line: one Observation, nothing in it to resolve
+            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            return
+        if rtype == "Patient":
+            rid = obj.get("id")
+            if isinstance(rid, str):
+                patients[f"Patient/{rid}"] = _patient(obj)
+            return
+    yield from _document(obj, source, prefix=f"line {line_no}", patients=patients, top_level=False)
 
 
 def _document(
@@ -808,15 +875,15 @@ class _Doc:
             if cached is None:
                 cached = self.patient_cache[id(res)] = _patient(res)
             return cached, id(res)
+        return self.unresolved_patient(subject)
+
+    def unresolved_patient(self, subject: JSON) -> tuple[PatientContext, object] | None:
+        """The patient of a ``subject`` that resolves to no Patient in the document."""
         ref = subject.get("reference")
         if isinstance(ref, str) and ref:
             rel = _relative(ref)
             return self.patients.get(rel, _NOBODY), rel
-        ident = _identifier(subject.get("identifier"))
-        if ident is not None:
-            context = PatientContext(patient_id=ident.value, identifiers=(ident,))
-            return context, ("identifier", *ident.key)
-        return None
+        return _identified_patient(subject.get("identifier"))
 
     # -- panels -------------------------------------------------------------------------
 
@@ -992,6 +1059,10 @@ class _Doc:
                 return display
         return None
 
+    def _context(self, obs: JSON) -> _Context:
+        """What every result of ``obs`` shares: status, collection, specimen, lab, method."""
+        return _context_of(obs, self._specimen(obs), self._lab(obs))
+
     def _specimen(self, obs: JSON) -> tuple[Specimen | None, str | None]:
         ref = obs.get("specimen")
         target = self.resolve(ref, obs)
@@ -1010,11 +1081,7 @@ class _Doc:
         self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
     ) -> list[Result]:
         loc = self.loc[id(obs)]
-        status = status_from_text(_str(obs, "status"), codes_only=True) or ResultStatus.UNKNOWN
-        collected = _effective(obs)
-        specimen, specimen_text = self._specimen(obs)
-        lab = self._lab(obs)
-        method = _concept_name(obs.get("method"))
+        status, collected, specimen, specimen_text, lab, method = self._context(obs)
         components = _list(obs, "component")
         own_keys = _value_keys(obs)
         parts: list[tuple[JSON, str, list[str]]] = []
@@ -1028,10 +1095,8 @@ class _Doc:
         out: list[Result] = []
         for part, where, keys in parts:
             value = _value(part, keys)
-            code, codes, name = _codes(part.get("code"))
-            lab_rng, lab_rng_text = _ranges(
-                part.get("referenceRange"), value.unit, lab, patient, collected
-            )
+            code, codes, name, _, _, flags = info = _part(part, value.unit, lab)
+            lab_rng, lab_rng_text = _ranges(info, value.unit, lab, patient, collected)
             fields = {
                 "name": name,
                 "code": code,
@@ -1042,7 +1107,7 @@ class _Doc:
                 "unit": value.unit,
                 "lab_range": lab_rng,
                 "lab_range_text": lab_rng_text,
-                "lab_flags": _flags(part.get("interpretation")),
+                "lab_flags": flags,
                 "specimen": specimen,
                 "specimen_text": specimen_text,
                 "collected": collected,
@@ -1062,6 +1127,95 @@ class _Doc:
             else:
                 out.append(Result(**fields))
         return out
+
+
+class _Line(_Doc):
+    """An NDJSON line holding one Observation and nothing else (no ``contained``).
+
+    Nothing in it resolves to another resource (a reference can name only the
+    Observation itself, never a Patient, Specimen or Organization), so its specimen,
+    lab and patient follow from its JSON alone: what repeats from line to line is
+    read once (:func:`_line_context`), and equal parts give the very same objects.
+    """
+
+    def __init__(
+        self, source: str | None, patients: Mapping[str, PatientContext], obs: JSON, loc: str
+    ) -> None:
+        self.source = source
+        self.patients = patients
+        self.obs = obs
+        self.loc = {id(obs): loc}
+
+    def panel(self) -> Panel:
+        obs = self.obs
+        subject = obs.get("subject")
+        found = self.unresolved_patient(subject) if isinstance(subject, dict) else None
+        return self._loose_panel([_Item(obs, None, found or (_NOBODY, None))])
+
+    def resolve(self, ref_obj: object, holder: JSON) -> JSON | None:
+        # as _Doc.resolve on a document that holds only ``self.obs``
+        if not isinstance(ref_obj, dict):
+            return None
+        ref = ref_obj.get("reference")
+        if not isinstance(ref, str) or not ref:
+            return None
+        if ref.startswith("#"):
+            return self.obs if ref == "#" else None
+        rid = self.obs.get("id")
+        own = f"Observation/{rid}" if isinstance(rid, str) else None
+        if own is not None and own in (ref, _relative(ref)):
+            return self.obs
+        return None
+
+    def _context(self, obs: JSON) -> _Context:
+        key = _dumps(tuple(obs.get(k) for k in _CONTEXT_KEYS))
+        if key is None:
+            return super()._context(obs)
+        return _line_context(key)
+
+
+_CONTEXT_KEYS = (
+    "status",
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod",
+    "specimen",
+    "performer",
+    "method",
+)
+"""The keys of an Observation that :meth:`_Doc._context` reads."""
+
+
+class _Context(NamedTuple):
+    status: ResultStatus
+    collected: datetime | date | None
+    specimen: Specimen | None
+    specimen_text: str | None
+    lab: str | None
+    method: str | None
+
+
+def _context_of(
+    obs: JSON, specimen: tuple[Specimen | None, str | None], lab: str | None
+) -> _Context:
+    status = status_from_text(_str(obs, "status"), codes_only=True) or ResultStatus.UNKNOWN
+    return _Context(status, _effective(obs), *specimen, lab, _concept_name(obs.get("method")))
+
+
+@lru_cache(maxsize=4096)
+def _line_context(raw_json: bytes) -> _Context:
+    obs = dict(zip(_CONTEXT_KEYS, orjson.loads(raw_json), strict=True))
+    one = _Line(None, {}, obs, "")
+    return _context_of(obs, one._specimen(obs), one._lab(obs))
+
+
+def _identified_patient(raw: object) -> tuple[PatientContext, object] | None:
+    """The patient named by a logical ``subject.identifier`` (no reference)."""
+    ident = _identifier(raw)
+    if ident is None:
+        return None
+    context = PatientContext(patient_id=ident.value, identifiers=(ident,))
+    return context, ("identifier", *ident.key)
 
 
 def _relative(ref: str) -> str:
@@ -1166,6 +1320,49 @@ def _codes_of(raw_json: bytes) -> tuple[Coding | None, tuple[Coding, ...], str |
         return None, (), name
     main = next((c for c in codings if c.system == _LOINC), codings[0])
     return main, tuple(c for c in codings if c is not main), name
+
+
+class _Part(NamedTuple):
+    """What a part (an Observation or a component) says besides its value."""
+
+    code: Coding | None
+    codes: tuple[Coding, ...]
+    name: str | None
+    ranges: tuple[_Candidate, ...]
+    fixed: tuple[ReferenceRange | None, str | None] | None
+    """The lab range and its text when they do not depend on the patient, else ``None``."""
+    flags: tuple[str, ...]
+
+
+def _part(part: JSON, unit: str | None, lab: str | None) -> _Part:
+    """Codes, reference ranges and flags of ``part``; equal JSON gives the same objects."""
+    code, rr, interpretation = (
+        part.get("code"),
+        part.get("referenceRange"),
+        part.get("interpretation"),
+    )
+    key = _dumps((code, rr, interpretation))
+    if key is not None:
+        return _part_of(key, unit, lab)
+    return _part_read(code, rr, interpretation, unit, lab)
+
+
+@lru_cache(maxsize=8192)
+def _part_of(raw_json: bytes, unit: str | None, lab: str | None) -> _Part:
+    code, rr, interpretation = orjson.loads(raw_json)
+    return _part_read(code, rr, interpretation, unit, lab)
+
+
+def _part_read(
+    code: object, rr: object, interpretation: object, unit: str | None, lab: str | None
+) -> _Part:
+    candidates = _candidates(rr, unit, lab)
+    fixed: tuple[ReferenceRange | None, str | None] | None = None
+    if not candidates:
+        fixed = (None, None)
+    elif any(c.unconditional for c in candidates):
+        fixed = _choose(candidates, unit, lab, _NOBODY, None)
+    return _Part(*_codes(code), candidates, fixed, _flags(interpretation))
 
 
 def _flags(interpretations: object) -> tuple[str, ...]:
@@ -1445,20 +1642,35 @@ class _Candidate(NamedTuple):
     representable: bool
 
 
-def _ranges(
-    raw: object,
-    unit: str | None,
-    lab: str | None,
-    patient: PatientContext = _NOBODY,
-    when: date | datetime | None = None,
-) -> tuple[ReferenceRange | None, str | None]:
+def _candidates(raw: object, unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
     if not isinstance(raw, list):
-        return None, None
+        return ()
     # The same ranges repeat on every result of an analyte: read each spelling once.
     key = _dumps(raw)
     if key is None:
-        return None, None
-    candidates = _candidates_of(key, unit, lab)
+        return ()
+    return _candidates_of(key, unit, lab)
+
+
+def _ranges(
+    part: _Part,
+    unit: str | None,
+    lab: str | None,
+    patient: PatientContext,
+    when: date | datetime | None,
+) -> tuple[ReferenceRange | None, str | None]:
+    if part.fixed is not None:
+        return part.fixed
+    return _choose(part.ranges, unit, lab, patient, when)
+
+
+def _choose(
+    candidates: tuple[_Candidate, ...],
+    unit: str | None,
+    lab: str | None,
+    patient: PatientContext,
+    when: date | datetime | None,
+) -> tuple[ReferenceRange | None, str | None]:
     if not candidates:
         return None, None
     chosen = next((c for c in candidates if c.unconditional), None)
@@ -1468,14 +1680,18 @@ def _ranges(
             (c for c in representable if _applies(c.range.applies_to, patient, when)),
             representable[0] if representable else candidates[0],
         )
-    rng = chosen.range
-    if not chosen.representable:
-        rng = lab_range(None, None, unit=unit, text=chosen.describe, lab=lab).model_copy(
-            update={"note": "range conditions guttests cannot check; kept as text"}
-        )
+    rng = chosen.range if chosen.representable else _as_text(chosen.describe, unit, lab)
     if len(candidates) == 1:
         return rng, chosen.text
     return rng, " | ".join(c.describe for c in candidates)
+
+
+@lru_cache(maxsize=1024)
+def _as_text(describe: str, unit: str | None, lab: str | None) -> ReferenceRange:
+    """A range with conditions guttests cannot check, kept as text (one object per text)."""
+    return lab_range(None, None, unit=unit, text=describe, lab=lab).model_copy(
+        update={"note": "range conditions guttests cannot check; kept as text"}
+    )
 
 
 def _applies(a: Applicability, patient: PatientContext, when: date | datetime | None) -> bool:
