@@ -359,8 +359,8 @@ def test_common_lines_take_the_fast_path(line: str) -> None:
         '{"a":1.10}',
         '{"a":1E2}',
         '{"a":-0}',
-        '{"a":1e-7}',
-        '{"a":0.00001}',
+        '{"a":1e-07}',
+        '{"a":1e-05}',
         '{"a":"\\u00b5"}',
         '{"a":"\\ud800"}',
         '{"a":"x"} {"b":1}',
@@ -371,6 +371,15 @@ def test_common_lines_take_the_fast_path(line: str) -> None:
 )
 def test_what_the_fast_path_leaves_to_the_strict_decoder(line: str) -> None:
     assert fhir._fast_loads(line) is fhir._MISS
+
+
+@pytest.mark.parametrize("number", ["1e-7", "0.00001", "1e+16", "-0.0", "54.61", "62"])
+def test_numbers_the_fast_path_takes_keep_their_text(number: str) -> None:
+    line = '{"v":' + number + "}"
+    fast = fhir._fast_loads(line)
+    assert isinstance(fast, dict)
+    assert fhir._number_text(fast["v"]) == number
+    assert _canon(fast) == _canon(_strict(line))
 
 
 def test_duplicate_key_error_is_the_same_on_a_fast_file() -> None:

@@ -251,7 +251,7 @@ def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]
         yield from _ndjson_line(first, first_line, source, patients)
     while text.peek():
         line_no = text.line()
-        obj = text.line_value(f"line {line_no}")
+        obj = text.line_value(line_no)
         yield from _ndjson_line(obj, line_no, source, patients)
 
 
@@ -321,21 +321,20 @@ _FAST = True
 decoder reads (tests switch it off to compare the two paths)."""
 _MISS = object()
 _JSON_WS = b" \t\r\n"
-_SHORT_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
 
 
 def _fast_loads(line: str) -> object:
     """``line`` parsed by orjson, or :data:`_MISS` unless that is provably what the strict
-    decoder (:data:`_DECODER`, exact decimals, no duplicate keys) would read.
+    decoder (:data:`_DECODER`: exact decimals, no duplicate keys) reads.
 
-    orjson keeps the last of duplicate keys and reads numbers as floats. The line is
-    accepted only when it is, apart from white space outside strings, the very text orjson
-    writes for what it read: then no key was dropped (each key appears as often), every
-    string was written without escapes, and every number was written as orjson writes its
-    float, which is Python's ``repr`` except for 1e-9 <= abs(x) < 1e-4 (refused here).
-    So each number's text is ``repr`` of its float, which is how this reader spells a
-    float that is not a :class:`_Decimal`. Anything else (``1.10``, ``1E2``, ``-0``,
-    escapes, a lone surrogate, deep nesting, JSON orjson refuses) goes to the strict decoder.
+    orjson keeps the last of duplicate keys and reads every decimal as a float. A line is
+    taken only when it is, apart from white space outside strings, the very text orjson
+    writes for what it read: then no key was dropped (each appears as often), no string
+    was written with an escape, and each number's text is the one orjson writes for its
+    value, which is how :func:`_number_text` spells a float (the strict decoder's
+    :class:`_Decimal` keeps the text it read: the same text). Anything else (``1.10``,
+    ``1E2``, ``-0``, ``1e400``, escapes, surrogates, deep nesting, two values on a line,
+    JSON orjson refuses) is left to the strict decoder, which reads or refuses it.
     """
     try:
         raw = line.encode()
@@ -352,12 +351,6 @@ def _fast_loads(line: str) -> object:
         return _MISS
     if raw != out and raw.translate(None, _JSON_WS) != out.translate(None, _JSON_WS):
         return _MISS
-    if b"0.0000" in out:  # orjson writes 1e-5 as 0.00001; repr as 1e-05
-        return _MISS
-    if b"e-" in out:  # orjson writes 1e-7 as 1e-7; repr as 1e-07
-        for m in _SHORT_EXPONENT.finditer(out):
-            if out[m.start() - 1 : m.start()].isdigit():
-                return _MISS
     return obj
 
 
@@ -438,6 +431,8 @@ class _Text:
     def peek(self) -> str:
         """The next character that is not white space ('' at the end)."""
         while True:
+            if self.pos < len(self.buf) and self.buf[self.pos] not in " \t\r\n":
+                return self.buf[self.pos]
             m = _WS.match(self.buf, self.pos)
             self.pos = m.end() if m else self.pos
             if self.pos < len(self.buf):
@@ -458,10 +453,11 @@ class _Text:
             f"not JSON: {message}", source=self.source, location=f"line {line}, column {column}"
         ) from (cause or json.JSONDecodeError(message, self.buf, at))
 
-    def line_value(self, where: str) -> object:
-        """The next JSON value of NDJSON: a whole line through :func:`_fast_loads` when it
-        proves orjson reads it as the strict decoder does, else :meth:`value`."""
-        if _FAST and not self.raw_surrogates and self.peek():
+    def line_value(self, line_no: int) -> object:
+        """The next JSON value of NDJSON, at line ``line_no`` (just after :meth:`peek`): the
+        rest of the line through :func:`_fast_loads` when that proves orjson reads it as the
+        strict decoder does, else :meth:`value`."""
+        if _FAST and not self.raw_surrogates:
             end = self.buf.find("\n", self.pos)
             while end < 0:
                 seen = len(self.buf) - self.pos
@@ -471,9 +467,9 @@ class _Text:
                 end = self.buf.find("\n", self.pos + seen)
             obj = _fast_loads(self.buf[self.pos : end])
             if obj is not _MISS:
-                self.pos = end
+                self.pos = end + 1 if end < len(self.buf) else end  # past the line feed
                 return obj
-        return self.value(where)
+        return self.value(f"line {line_no}")
 
     def value(self, where: str) -> object:
         """The next JSON value, decoded whole; ``where`` names it in errors."""
@@ -1147,10 +1143,31 @@ class _Line(_Doc):
         self.loc = {id(obs): loc}
 
     def panel(self) -> Panel:
+        """The line's panel, as :meth:`_Doc._loose_panel` makes it of one Observation."""
         obs = self.obs
         subject = obs.get("subject")
         found = self.unresolved_patient(subject) if isinstance(subject, dict) else None
-        return self._loose_panel([_Item(obs, None, found or (_NOBODY, None))])
+        patient = found[0] if found is not None else _NOBODY
+        results = self._results(obs, None, patient)
+        location = self.loc[id(obs)]
+        first = results[0].provenance if results else None
+        if len(results) == 1:
+            collected, lab = results[0].collected, results[0].lab
+        else:
+            collected, lab = (
+                _common([r.collected for r in results]),
+                _common([r.lab for r in results]),
+            )
+        return trusted(
+            Panel,
+            patient=patient,
+            collected=collected,
+            lab=lab,
+            results=tuple(results),
+            provenance=first
+            if first is not None and first.location == location
+            else self._provenance(location),
+        )
 
     def resolve(self, ref_obj: object, holder: JSON) -> JSON | None:
         # as _Doc.resolve on a document that holds only ``self.obs``
@@ -1168,7 +1185,18 @@ class _Line(_Doc):
         return None
 
     def _context(self, obs: JSON) -> _Context:
-        key = _dumps(tuple(obs.get(k) for k in _CONTEXT_KEYS))
+        get = obs.get
+        key = _dumps(
+            (
+                get("status"),
+                get("effectiveDateTime"),
+                get("effectiveInstant"),
+                get("effectivePeriod"),
+                get("specimen"),
+                get("performer"),
+                get("method"),
+            )
+        )
         if key is None:
             return super()._context(obs)
         return _line_context(key)
@@ -1476,8 +1504,16 @@ def _is_number(v: object) -> bool:
 
 
 def _number_text(v: int | float) -> str:
-    """The number as the input wrote it."""
-    return v.text if isinstance(v, _Decimal) else repr(v)
+    """The number as the input wrote it.
+
+    The strict decoder keeps each decimal's text (a :class:`_Decimal`); a plain float comes
+    from orjson (:func:`_fast_loads`), only for text that is what orjson writes for it.
+    """
+    if isinstance(v, _Decimal):
+        return v.text
+    if isinstance(v, float):
+        return orjson.dumps(v).decode()
+    return repr(v)
 
 
 def _raw_text(v: object) -> str:
