@@ -1169,6 +1169,64 @@ class _Line(_Doc):
             else self._provenance(location),
         )
 
+    def _results(
+        self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
+    ) -> list[Result]:
+        """As :meth:`_Doc._results`, for the common Observation without components, with
+        everything but its value, id and identifiers looked up by its JSON (one key)."""
+        if _list(obs, "component"):
+            return super()._results(obs, group, patient)
+        get = obs.get
+        key = _dumps(
+            (
+                get("status"),
+                get("effectiveDateTime"),
+                get("effectiveInstant"),
+                get("effectivePeriod"),
+                get("specimen"),
+                get("performer"),
+                get("method"),
+                get("code"),
+                get("referenceRange"),
+                get("interpretation"),
+            )
+        )
+        if key is None:
+            return super()._results(obs, group, patient)
+        value = _value(obs, _value_keys(obs))
+        context, part = _line_shape(key, value.unit)
+        ranges = part.fixed
+        if ranges is None:
+            ranges = _choose(part.ranges, value.unit, context.lab, patient, context.collected)
+        rid = get("id")
+        fields = {
+            "name": part.name,
+            "code": part.code,
+            "codes": part.codes,
+            "value_text": value.text,
+            "value": value.value,
+            "value_error": value.error,
+            "unit": value.unit,
+            "lab_range": ranges[0],
+            "lab_range_text": ranges[1],
+            "lab_flags": part.flags,
+            "specimen": context.specimen,
+            "specimen_text": context.specimen_text,
+            "collected": context.collected,
+            "lab": context.lab,
+            "method": context.method,
+            "status": context.status,
+            "provenance": self._provenance(
+                self.loc[id(obs)], rid if isinstance(rid, str) else None
+            ),
+            "identifiers": _identifiers(get("identifier")),
+            "panel": group,
+        }
+        # as in _Doc._results: the Result's own check, then built trusted
+        if value_text_problem(value.text, value.value) is None:
+            return [trusted(Result, **fields)]
+        return [Result(**fields)]
+
     def resolve(self, ref_obj: object, holder: JSON) -> JSON | None:
         # as _Doc.resolve on a document that holds only ``self.obs``
         if not isinstance(ref_obj, dict):
@@ -1235,6 +1293,17 @@ def _line_context(raw_json: bytes) -> _Context:
     obs = dict(zip(_CONTEXT_KEYS, orjson.loads(raw_json), strict=True))
     one = _Line(None, {}, obs, "")
     return _context_of(obs, one._specimen(obs), one._lab(obs))
+
+
+@lru_cache(maxsize=4096)
+def _line_shape(raw_json: bytes, unit: str | None) -> tuple[_Context, _Part]:
+    """Context and part of an Observation line, from the JSON of what they read."""
+    parts = orjson.loads(raw_json)
+    context = _line_context(orjson.dumps(parts[:7]))
+    code, rr, interpretation = parts[7:]
+    return context, _part(
+        {"code": code, "referenceRange": rr, "interpretation": interpretation}, unit, context.lab
+    )
 
 
 def _identified_patient(raw: object) -> tuple[PatientContext, object] | None:
