@@ -330,17 +330,17 @@ def _fast_loads(line: str) -> object:
     orjson keeps the last of duplicate keys and reads every decimal as a float. A line is
     taken only when it is, apart from white space outside strings, the very text orjson
     writes for what it read: then no key was dropped (each appears as often), no string
-    was written with an escape, and each number's text is the one orjson writes for its
-    value, which is how :func:`_number_text` spells a float (the strict decoder's
-    :class:`_Decimal` keeps the text it read: the same text). Anything else (``1.10``,
-    ``1E2``, ``-0``, ``1e400``, escapes, surrogates, deep nesting, two values on a line,
-    JSON orjson refuses) is left to the strict decoder, which reads or refuses it.
+    is spelled otherwise than orjson spells it (``\\"``, ``\\n`` as orjson writes them; not
+    ``\\u00b5`` or ``\\/``: any other spelling of a character is more non-blank text), and
+    each number's text is the one orjson writes for its value, which is how
+    :func:`_number_text` spells a float (the strict decoder's :class:`_Decimal` keeps the
+    text it read: the same text). Anything else (``1.10``, ``1E2``, ``-0``, ``1e400``,
+    other escapes, surrogates, deep nesting, two values on a line, JSON orjson refuses) is
+    left to the strict decoder, which reads or refuses it.
     """
     try:
         raw = line.encode()
     except UnicodeEncodeError:  # a lone surrogate in the text itself
-        return _MISS
-    if b"\\" in raw:
         return _MISS
     try:
         obj = orjson.loads(raw)
