@@ -349,9 +349,69 @@ def _fast_loads(line: str) -> object:
         out = orjson.dumps(obj)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _MISS
-    if raw != out and raw.translate(None, _JSON_WS) != out.translate(None, _JSON_WS):
+    if raw == out:
+        return obj
+    raw, out = raw.translate(None, _JSON_WS), out.translate(None, _JSON_WS)
+    return obj if raw == out else _with_number_texts(obj, raw, out)
+
+
+_NUMBER_RUN = re.compile(rb"(-?[0-9][0-9.eE+-]*)")
+_NUMBER_FIELDS = (
+    ("valueQuantity", "value"),
+    ("valueRange", "low", "value"),
+    ("valueRange", "high", "value"),
+    ("valueRatio", "numerator", "value"),
+    ("valueRatio", "denominator", "value"),
+)
+"""Where :func:`_number_text` reads a number's text: a part's value[x]."""
+
+
+def _with_number_texts(obj: JSON, raw: bytes, out: bytes) -> object:
+    """``obj`` with the input's text of its value numbers, or :data:`_MISS`.
+
+    ``raw`` and ``out`` are the line and orjson's writing of ``obj``, without white space.
+    Cut at every run that can be a number (digits inside strings too), they must agree
+    everywhere else, so strings and keys are spelled alike and no key was dropped. Each
+    run orjson wrote differently (``1.1`` for ``1.10``, ``100.0`` for ``1E2``) must stand
+    for the same float, and each orjson spelling for one input text only; then the value
+    numbers of a one-Observation line (the numbers whose text the reader keeps) get their
+    input text as :class:`_Decimal`, exactly as the strict decoder reads them. Any other
+    difference, or another kind of line, is left to the strict decoder.
+    """
+    if obj.get("resourceType") != "Observation" or obj.get("contained"):
+        return _MISS  # only the value numbers of one Observation are given their text
+    pieces, written = _NUMBER_RUN.split(raw), _NUMBER_RUN.split(out)
+    if len(pieces) != len(written) or pieces[::2] != written[::2]:
         return _MISS
+    texts: dict[bytes, bytes] = {}
+    pairs = set(zip(pieces[1::2], written[1::2], strict=True))
+    for given, spelled in pairs:
+        if given == spelled:
+            continue
+        if (spelled, spelled) in pairs or texts.setdefault(spelled, given) != given:
+            return _MISS  # one orjson spelling for two input texts: which float is which?
+        if _is_int_text(given) or _is_int_text(spelled):
+            if not (_is_int_text(given) and _is_int_text(spelled)) or int(given) != int(spelled):
+                return _MISS
+            del texts[spelled]  # -0 and 0: the same int both ways, written by repr
+        elif repr(float(given)) != repr(float(spelled)):
+            return _MISS
+    for part in (obj, *_list(obj, "component")):
+        for path in _NUMBER_FIELDS:
+            holder: object = part
+            for key in path[:-1]:
+                holder = holder.get(key) if isinstance(holder, dict) else None
+            if isinstance(holder, dict):
+                v = holder.get(path[-1])
+                if type(v) is float:
+                    text = texts.get(orjson.dumps(v))
+                    if text is not None:
+                        holder[path[-1]] = _Decimal(text.decode())
     return obj
+
+
+def _is_int_text(number: bytes) -> bool:
+    return b"." not in number and b"e" not in number and b"E" not in number
 
 
 def _holds_surrogate(text: str) -> bool:
