@@ -252,6 +252,13 @@ def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]
     while text.peek():
         line_no = text.line()
         obj = text.line_value(line_no)
+        if (
+            type(obj) is dict
+            and obj.get("resourceType") == "Observation"
+            and not obj.get("contained")
+        ):  # the common line, read as _ndjson_line reads it
+            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            continue
         yield from _ndjson_line(obj, line_no, source, patients)
 
 
