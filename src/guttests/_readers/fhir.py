@@ -1738,8 +1738,10 @@ def _quantity(q: object) -> _Read:
 _NONZERO_MANTISSA = re.compile(r"^[<>=]*-?0*\.?0*[1-9]")
 
 
-# Lab values repeat (limited precision): read each spelling once.
-@lru_cache(maxsize=16384)
+# Lab values repeat (limited precision): read each spelling once. Half the size of
+# parse_value's own cache: a text found here is still there, so the Result's check
+# (value_text_problem, which parses the text again) finds it instead of parsing anew.
+@lru_cache(maxsize=4096)
 def _number_value(text: str) -> tuple[Value | None, str | None]:
     """A JSON number's exact text (with its comparator) read as a value, never rounded away.
 
