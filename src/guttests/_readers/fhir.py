@@ -356,7 +356,7 @@ def _fast_loads(line: str) -> object:
         out = orjson.dumps(obj)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _MISS
-    if raw == out:
+    if raw == out or raw.strip(_JSON_WS) == out:  # as orjson writes it (CRLF lines too)
         return obj
     raw, out = raw.translate(None, _JSON_WS), out.translate(None, _JSON_WS)
     return obj if raw == out else _with_number_texts(obj, raw, out)
