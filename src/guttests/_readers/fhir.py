@@ -351,16 +351,13 @@ def _fast_loads(line: str) -> object:
     left to the strict decoder, which reads or refuses it.
     """
     try:
-        raw = line.encode()
-    except UnicodeEncodeError:  # a lone surrogate in the text itself
-        return _MISS
-    try:
-        obj = orjson.loads(raw)
+        obj = orjson.loads(line)  # refuses a lone surrogate in the text itself
         if type(obj) is not dict:
             return _MISS
         out = orjson.dumps(obj)
     except (orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _MISS
+    raw = line.encode()  # a copy of the UTF-8 that orjson.loads left with the str
     if raw == out or raw.strip(_JSON_WS) == out:  # as orjson writes it (CRLF lines too)
         return obj
     raw, out = raw.translate(None, _JSON_WS), out.translate(None, _JSON_WS)
