@@ -517,3 +517,18 @@ def test_observations_differing_only_in_value_share_objects() -> None:
     panels = _same_both_ways(text)
     assert panels is not None
     assert panels[0].results[0].value is panels[1].results[0].value
+
+
+def test_lines_naming_a_patient_by_identifier_share_the_patient() -> None:
+    first = json.loads(json.dumps(CALPROTECTIN))
+    first["subject"] = {"identifier": {"system": "urn:oid:1.2.3", "value": "MRN-1"}}
+    second = json.loads(json.dumps(first))
+    second["valueQuantity"]["value"] = 12.5
+    other = json.loads(json.dumps(first))
+    other["subject"]["identifier"]["value"] = "MRN-2"
+    text = "\n".join(orjson.dumps(r).decode() for r in (first, second, other))
+    panels = _same_both_ways(text)
+    assert panels is not None
+    assert [p.patient.patient_id for p in panels] == ["MRN-1", "MRN-1", "MRN-2"]
+    assert panels[0].patient is panels[1].patient
+    assert panels[1].patient != panels[2].patient

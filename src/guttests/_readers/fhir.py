@@ -1376,7 +1376,18 @@ def _line_shape(raw_json: bytes, unit: str | None) -> tuple[_Context, _Part]:
 
 
 def _identified_patient(raw: object) -> tuple[PatientContext, object] | None:
-    """The patient named by a logical ``subject.identifier`` (no reference)."""
+    """The patient named by a logical ``subject.identifier`` (no reference): one object
+    for each identifier, as the lines of one patient repeat it."""
+    key = _dumps(raw) if isinstance(raw, dict) else None
+    return _identified_patient_of(key) if key is not None else _identified_patient_read(raw)
+
+
+@lru_cache(maxsize=4096)
+def _identified_patient_of(raw_json: bytes) -> tuple[PatientContext, object] | None:
+    return _identified_patient_read(orjson.loads(raw_json))
+
+
+def _identified_patient_read(raw: object) -> tuple[PatientContext, object] | None:
     ident = _identifier(raw)
     if ident is None:
         return None
