@@ -1243,7 +1243,7 @@ class _Line(_Doc):
     ) -> list[Result]:
         """As :meth:`_Doc._results`, for the common Observation without components, with
         everything but its value, id and identifiers looked up by its JSON (one key)."""
-        if _list(obs, "component"):
+        if "component" in obs and _list(obs, "component"):
             return super()._results(obs, group, patient)
         get = obs.get
         key = _dumps(
@@ -1262,7 +1262,12 @@ class _Line(_Doc):
         )
         if key is None:
             return super()._results(obs, group, patient)
-        value = _value(obs, _value_keys(obs))
+        keys = _KEYS_WITH_VALUE.get(names := tuple(obs))
+        if keys is None:
+            if len(_KEYS_WITH_VALUE) >= 1024:
+                _KEYS_WITH_VALUE.clear()
+            keys = _KEYS_WITH_VALUE[names] = _value_keys(obs)
+        value = _value(obs, keys)
         context, part = _line_shape(key, value.unit)
         ranges = part.fixed
         if ranges is None:
@@ -1285,8 +1290,12 @@ class _Line(_Doc):
             "lab": context.lab,
             "method": context.method,
             "status": context.status,
-            "provenance": self._provenance(
-                self.loc[id(obs)], rid if isinstance(rid, str) else None
+            "provenance": trusted(  # as _Doc._provenance makes it
+                Provenance,
+                source=self.source,
+                location=self.loc[id(obs)],
+                format=_FORMAT,
+                source_id=rid if isinstance(rid, str) else None,
             ),
             "identifiers": _identifiers(get("identifier")),
             "panel": group,
@@ -1328,6 +1337,10 @@ class _Line(_Doc):
             return super()._context(obs)
         return _line_context(key)
 
+
+_KEYS_WITH_VALUE: dict[tuple[str, ...], list[str]] = {}
+"""The value[x] keys of an Observation, by its keys in order (lines repeat their keys);
+read only, never changed by a caller."""
 
 _CONTEXT_KEYS = (
     "status",
