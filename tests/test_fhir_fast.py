@@ -532,3 +532,29 @@ def test_lines_naming_a_patient_by_identifier_share_the_patient() -> None:
     assert [p.patient.patient_id for p in panels] == ["MRN-1", "MRN-1", "MRN-2"]
     assert panels[0].patient is panels[1].patient
     assert panels[1].patient != panels[2].patient
+
+
+def test_a_very_long_line_goes_to_the_strict_decoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = orjson.dumps(CALPROTECTIN).decode()
+    monkeypatch.setattr(fhir, "_FAST_LINE", len(good) - 1)
+    called: list[str] = []
+    monkeypatch.setattr(fhir, "_fast_loads", lambda line: called.append(line) or fhir._MISS)
+    panels = list(fhir.iter_panels(io.StringIO(good + "\n" + good + "\n"), source="x"))
+    assert [p.results[0].value_text for p in panels] == ["54.61", "54.61"]
+    assert called == []
+
+
+def test_the_reader_takes_the_fast_path_for_ndjson_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = orjson.dumps(CALPROTECTIN).decode()
+    real = fhir._fast_loads
+    taken: list[bool] = []
+
+    def counting(line: str) -> object:
+        obj = real(line)
+        taken.append(obj is not fhir._MISS)
+        return obj
+
+    monkeypatch.setattr(fhir, "_fast_loads", counting)
+    panels = list(fhir.iter_panels(io.StringIO("\r\n".join([good] * 4)), source="x"))
+    assert len(panels) == 4
+    assert taken == [True, True, True]  # the first value is read before NDJSON is known

@@ -332,6 +332,8 @@ _FAST = True
 """Read NDJSON lines with orjson where :func:`_fast_loads` proves it reads what the strict
 decoder reads (tests switch it off to compare the two paths)."""
 _MISS = object()
+_FAST_LINE = 1 << 20
+"""Longer lines go to the strict decoder: orjson's copies of a line stay small."""
 _JSON_WS = b" \t\r\n"
 
 
@@ -534,7 +536,7 @@ class _Text:
                     end = len(self.buf)
                     break
                 end = self.buf.find("\n", self.pos + seen)
-            obj = _fast_loads(self.buf[self.pos : end])
+            obj = _fast_loads(self.buf[self.pos : end]) if end - self.pos <= _FAST_LINE else _MISS
             if obj is not _MISS:
                 self.pos = end + 1 if end < len(self.buf) else end  # past the line feed
                 return obj
