@@ -344,8 +344,9 @@ def _fast_loads(line: str) -> object:
     orjson keeps the last of duplicate keys and reads every decimal as a float. A line is
     taken only when it is, apart from white space outside strings, the very text orjson
     writes for what it read: then no key was dropped (each appears as often), no string
-    is spelled otherwise than orjson spells it (``\\"``, ``\\n`` as orjson writes them; not
-    ``\\u00b5`` or ``\\/``: any other spelling of a character is more non-blank text), and
+    is spelled otherwise than orjson spells it (``\\"``, ``\\n`` as orjson writes them;
+    ``\\u00b5`` and ``\\/`` are compared as the characters they stand for, which JSON
+    allows unescaped; any other spelling of a character is more non-blank text), and
     each number's text is the one orjson writes for its value, which is how
     :func:`_number_text` spells a float (the strict decoder's :class:`_Decimal` keeps the
     text it read: the same text). Anything else (``1.10``, ``1E2``, ``-0``, ``1e400``,
@@ -362,8 +363,26 @@ def _fast_loads(line: str) -> object:
     raw = line.encode()  # a copy of the UTF-8 that orjson.loads left with the str
     if raw == out or raw.strip(_JSON_WS) == out:  # as orjson writes it (CRLF lines too)
         return obj
+    if b"\\" in raw:  # escapes orjson writes as the character itself: \u00b5, \/
+        raw = _ESCAPE.sub(_unescaped, raw)
     raw, out = raw.translate(None, _JSON_WS), out.translate(None, _JSON_WS)
     return obj if raw == out else _with_number_texts(obj, raw, out)
+
+
+_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def _unescaped(m: re.Match[bytes]) -> bytes:
+    """An escape as the character, where JSON allows that character unescaped (not a
+    quote, backslash, control character or surrogate): the same JSON text."""
+    escape = m.group(1)
+    if escape == b"/":
+        return escape
+    if escape[:1] == b"u":
+        point = int(escape[1:], 16)
+        if point >= 0x20 and point not in (0x22, 0x5C) and not 0xD800 <= point <= 0xDFFF:
+            return chr(point).encode()
+    return m.group(0)
 
 
 _NUMBER_RUN = re.compile(rb"(-?[0-9][0-9.eE+-]*)")
