@@ -18,6 +18,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -569,3 +570,93 @@ def test_the_reader_takes_the_fast_path_for_ndjson_lines(monkeypatch: pytest.Mon
     panels = list(fhir.iter_panels(io.StringIO("\r\n".join([good] * 4)), source="x"))
     assert len(panels) == 4
     assert taken == [True, True, True]  # the first value is read before NDJSON is known
+
+
+# --- one-Observation lines: the same panel as the document path ----------------------------
+
+PATIENTS = {
+    "Patient/p1": fhir._patient(
+        {"resourceType": "Patient", "id": "p1", "gender": "female", "birthDate": "1980-02-01"}
+    )
+}
+
+
+def _both_paths(obj: object) -> None:
+    """``_Line`` (the NDJSON shortcut) against ``_document`` on one parsed Observation."""
+    if not (isinstance(obj, dict) and obj.get("resourceType") == "Observation"):
+        return
+    if obj.get("contained"):
+        return
+    outcomes = []
+    for read in (
+        lambda: [fhir._Line("in.ndjson", PATIENTS, obj, "line 7 (Observation)").panel()],
+        lambda: list(
+            fhir._document(obj, "in.ndjson", prefix="line 7", patients=PATIENTS, top_level=False)
+        ),
+    ):
+        try:
+            outcomes.append(read())
+        except Exception as exc:  # the same refusal both ways
+            outcomes.append([f"{type(exc).__name__}: {exc}"])
+    line, document = outcomes
+    assert line == document
+    if all(isinstance(p, Panel) for p in line + document):
+        assert _batch_bytes(line) == _batch_bytes(document)
+
+
+def _fixture_observations() -> list[object]:
+    found = []
+    for path in FHIR_FILES:
+        text = path.read_text(encoding="utf-8-sig")
+        docs = (
+            [json.loads(x) for x in text.splitlines() if x.strip()]
+            if path.suffix == ".ndjson"
+            else [json.loads(text)]
+        )
+        for doc in docs:
+            for res in _resources(doc):
+                found.append(res)
+                if isinstance(res, dict):  # and the contained ones, each on its own
+                    found.extend(c for c in res.get("contained") or [] if isinstance(c, dict))
+    return found
+
+
+def test_line_shortcut_equals_the_document_path_on_fixtures() -> None:
+    observations = [o for o in _fixture_observations() if isinstance(o, dict)]
+    assert any(o.get("resourceType") == "Observation" for o in observations)
+    for obs in observations:
+        _both_paths(obs)
+        _both_paths({**obs, "subject": {"reference": "Patient/p1"}})
+
+
+def _by_sex(code: str, low: float, high: float) -> dict[str, Any]:
+    sex = {"coding": [{"system": "http://snomed.info/sct", "code": code}]}
+    return {"low": {"value": low}, "high": {"value": high}, "appliesTo": [sex]}
+
+
+@pytest.mark.parametrize("subject", ["Patient/p1", "Patient/unknown", None])
+def test_line_shortcut_chooses_ranges_by_patient_as_the_document_path(
+    subject: str | None,
+) -> None:
+    obs: dict[str, Any] = json.loads(json.dumps(CALPROTECTIN))
+    obs["referenceRange"] = [_by_sex("248153007", 0, 40), _by_sex("248152002", 0, 60)]
+    obs["effectiveDateTime"] = "2024-03-11"
+    if subject is None:
+        del obs["subject"]
+    else:
+        obs["subject"] = {"reference": subject}
+    _both_paths(obs)
+    panel = fhir._Line("in.ndjson", PATIENTS, obs, "line 7 (Observation)").panel()
+    rng = panel.results[0].lab_range
+    assert rng is not None
+    if subject == "Patient/p1":  # female: the second range
+        assert rng.applies_to.sex == "female"
+        assert rng.describe() == "0–60"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(observation_lines(), observation_lines(plain=True)))
+def test_line_shortcut_equals_the_document_path_on_generated(line: str) -> None:
+    obj = _strict(line)
+    if not isinstance(obj, Exception):
+        _both_paths(obj)
