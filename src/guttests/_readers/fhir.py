@@ -5,7 +5,9 @@ Observations), a Bundle of any type (``collection``, ``searchset``,
 ``transaction``, ``batch-response``, ...), or NDJSON with one resource per line.
 Only the fields guttests uses are read, with plain type-checked dict access
 (the standard library's JSON decoder parses, keeping each decimal's exact text
-and refusing duplicate keys); no full FHIR model is built.
+and refusing duplicate keys; an NDJSON line goes through orjson instead when a
+check proves that reads it the same, see :func:`_fast_loads`); no full FHIR
+model is built.
 
 >>> text = (
 ...     '{"resourceType": "Observation", "id": "calpro", "status": "final",'
@@ -69,7 +71,10 @@ JSON
     the document, entry or line (never "last wins"). Numbers keep the text the
     input wrote: ``value_text`` of ``12.40`` is ``12.40``; a number no float
     can hold (``1e-400``) is a ``value_error``, never 0. A string holding a lone
-    surrogate (``\\ud800``) is not Unicode text: a FHIRError.
+    surrogate (``\\ud800``) is not Unicode text: a FHIRError. NDJSON lines
+    that orjson provably reads as the strict decoder does are read by orjson,
+    about twice as fast; every other line by the strict decoder, which reads or
+    refuses it as above.
 References not in the input
     ``DiagnosticReport.result`` entries that resolve to nothing in the document
     are counted. When the document yields no result at all, that is a
@@ -251,7 +256,14 @@ def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]
         yield from _ndjson_line(first, first_line, source, patients)
     while text.peek():
         line_no = text.line()
-        obj = text.value(f"line {line_no}")
+        obj = text.line_value(line_no)
+        if (
+            type(obj) is dict
+            and obj.get("resourceType") == "Observation"
+            and not obj.get("contained")
+        ):  # the common line, read as _ndjson_line reads it
+            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            continue
         yield from _ndjson_line(obj, line_no, source, patients)
 
 
@@ -314,6 +326,122 @@ _WINDOW = 2000
 """Entries of a Bundle read as one document; a longer Bundle is read in windows of this many."""
 _PATIENT_MEMORY = 20_000
 """References to Patients of earlier windows remembered by a windowed Bundle (the latest)."""
+
+
+_FAST = True
+"""Read NDJSON lines with orjson where :func:`_fast_loads` proves it reads what the strict
+decoder reads (tests switch it off to compare the two paths)."""
+_MISS = object()
+_FAST_LINE = 1 << 20
+"""Longer lines go to the strict decoder: orjson's copies of a line stay small."""
+_JSON_WS = b" \t\r\n"
+
+
+def _fast_loads(line: str) -> object:
+    """``line`` parsed by orjson, or :data:`_MISS` unless that is provably what the strict
+    decoder (:data:`_DECODER`: exact decimals, no duplicate keys) reads.
+
+    orjson keeps the last of duplicate keys and reads every decimal as a float. A line is
+    taken only when it is, apart from white space outside strings, the very text orjson
+    writes for what it read: then no key was dropped (each appears as often), no string
+    is spelled otherwise than orjson spells it (``\\"``, ``\\n`` as orjson writes them;
+    ``\\u00b5`` and ``\\/`` are compared as the characters they stand for, which JSON
+    allows unescaped; any other spelling of a character is more non-blank text), and
+    each number's text is the one orjson writes for its value, which is how
+    :func:`_number_text` spells a float (the strict decoder's :class:`_Decimal` keeps the
+    text it read: the same text). Anything else (``1.10``, ``1E2``, ``-0``, ``1e400``,
+    other escapes, surrogates, deep nesting, two values on a line, JSON orjson refuses) is
+    left to the strict decoder, which reads or refuses it.
+    """
+    try:
+        obj = orjson.loads(line)  # refuses a lone surrogate in the text itself
+        if type(obj) is not dict:
+            return _MISS
+        out = orjson.dumps(obj)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return _MISS
+    raw = line.encode()  # a copy of the UTF-8 that orjson.loads left with the str
+    if raw == out or raw.strip(_JSON_WS) == out:  # as orjson writes it (CRLF lines too)
+        return obj
+    if b"\\" in raw:  # escapes orjson writes as the character itself: \u00b5, \/
+        raw = _ESCAPE.sub(_unescaped, raw)
+    raw, out = raw.translate(None, _JSON_WS), out.translate(None, _JSON_WS)
+    return obj if raw == out else _with_number_texts(obj, raw, out)
+
+
+_ESCAPE = re.compile(rb"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
+
+
+def _unescaped(m: re.Match[bytes]) -> bytes:
+    """An escape as the character, where JSON allows that character unescaped (not a
+    quote, backslash, control character or surrogate): the same JSON text."""
+    escape = m.group(1)
+    if escape == b"/":
+        return escape
+    if escape[:1] == b"u":
+        point = int(escape[1:], 16)
+        if point >= 0x20 and point not in (0x22, 0x5C) and not 0xD800 <= point <= 0xDFFF:
+            return chr(point).encode()
+    return m.group(0)
+
+
+_NUMBER_RUN = re.compile(rb"(-?[0-9][0-9.eE+-]*)")
+_NUMBER_FIELDS = (
+    ("valueQuantity", "value"),
+    ("valueRange", "low", "value"),
+    ("valueRange", "high", "value"),
+    ("valueRatio", "numerator", "value"),
+    ("valueRatio", "denominator", "value"),
+)
+"""Where :func:`_number_text` reads a number's text: a part's value[x]."""
+
+
+def _with_number_texts(obj: JSON, raw: bytes, out: bytes) -> object:
+    """``obj`` with the input's text of its value numbers, or :data:`_MISS`.
+
+    ``raw`` and ``out`` are the line and orjson's writing of ``obj``, without white space.
+    Cut at every run that can be a number (digits inside strings too), they must agree
+    everywhere else, so strings and keys are spelled alike and no key was dropped. Each
+    run orjson wrote differently (``1.1`` for ``1.10``, ``100.0`` for ``1E2``) must stand
+    for the same float, and each orjson spelling for one input text only; then the value
+    numbers of a one-Observation line (the numbers whose text the reader keeps) get their
+    input text as :class:`_Decimal`, exactly as the strict decoder reads them. Any other
+    difference, or another kind of line, is left to the strict decoder.
+    """
+    if obj.get("resourceType") != "Observation" or obj.get("contained"):
+        return _MISS  # only the value numbers of one Observation are given their text
+    pieces, written = _NUMBER_RUN.split(raw), _NUMBER_RUN.split(out)
+    if len(pieces) != len(written) or pieces[::2] != written[::2]:
+        return _MISS
+    texts: dict[bytes, bytes] = {}
+    pairs = set(zip(pieces[1::2], written[1::2], strict=True))
+    for given, spelled in pairs:
+        if given == spelled:
+            continue
+        if (spelled, spelled) in pairs or texts.setdefault(spelled, given) != given:
+            return _MISS  # one orjson spelling for two input texts: which float is which?
+        if _is_int_text(given) or _is_int_text(spelled):
+            if not (_is_int_text(given) and _is_int_text(spelled)) or int(given) != int(spelled):
+                return _MISS
+            del texts[spelled]  # -0 and 0: the same int both ways, written by repr
+        elif repr(float(given)) != repr(float(spelled)):
+            return _MISS
+    for part in (obj, *_list(obj, "component")):
+        for path in _NUMBER_FIELDS:
+            holder: object = part
+            for key in path[:-1]:
+                holder = holder.get(key) if isinstance(holder, dict) else None
+            if isinstance(holder, dict):
+                v = holder.get(path[-1])
+                if type(v) is float:
+                    text = texts.get(orjson.dumps(v))
+                    if text is not None:
+                        holder[path[-1]] = _Decimal(text.decode())
+    return obj
+
+
+def _is_int_text(number: bytes) -> bool:
+    return b"." not in number and b"e" not in number and b"E" not in number
 
 
 def _holds_surrogate(text: str) -> bool:
@@ -393,6 +521,8 @@ class _Text:
     def peek(self) -> str:
         """The next character that is not white space ('' at the end)."""
         while True:
+            if self.pos < len(self.buf) and self.buf[self.pos] not in " \t\r\n":
+                return self.buf[self.pos]
             m = _WS.match(self.buf, self.pos)
             self.pos = m.end() if m else self.pos
             if self.pos < len(self.buf):
@@ -412,6 +542,24 @@ class _Text:
         raise FHIRError(
             f"not JSON: {message}", source=self.source, location=f"line {line}, column {column}"
         ) from (cause or json.JSONDecodeError(message, self.buf, at))
+
+    def line_value(self, line_no: int) -> object:
+        """The next JSON value of NDJSON, at line ``line_no`` (just after :meth:`peek`): the
+        rest of the line through :func:`_fast_loads` when that proves orjson reads it as the
+        strict decoder does, else :meth:`value`."""
+        if _FAST and not self.raw_surrogates:
+            end = self.buf.find("\n", self.pos)
+            while end < 0:
+                seen = len(self.buf) - self.pos
+                if not self._more():
+                    end = len(self.buf)
+                    break
+                end = self.buf.find("\n", self.pos + seen)
+            obj = _fast_loads(self.buf[self.pos : end]) if end - self.pos <= _FAST_LINE else _MISS
+            if obj is not _MISS:
+                self.pos = end + 1 if end < len(self.buf) else end  # past the line feed
+                return obj
+        return self.value(f"line {line_no}")
 
     def value(self, where: str) -> object:
         """The next JSON value, decoded whole; ``where`` names it in errors."""
@@ -557,13 +705,18 @@ def _stream_entries(text: _Text, source: str | None, bundle: JSON) -> Iterator[P
 def _ndjson_line(
     obj: object, line_no: int, source: str | None, patients: dict[str, PatientContext]
 ) -> Iterator[Panel]:
-    prefix = f"line {line_no}"
-    if isinstance(obj, dict) and obj.get("resourceType") == "Patient":
-        rid = obj.get("id")
-        if isinstance(rid, str):
-            patients[f"Patient/{rid}"] = _patient(obj)
-        return
-    yield from _document(obj, source, prefix=prefix, patients=patients, top_level=False)
+    if isinstance(obj, dict):
+        rtype = obj.get("resourceType")
+        if rtype == "Observation" and not obj.get("contained"):
+            # the common line: one Observation, nothing in it to resolve
+            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            return
+        if rtype == "Patient":
+            rid = obj.get("id")
+            if isinstance(rid, str):
+                patients[f"Patient/{rid}"] = _patient(obj)
+            return
+    yield from _document(obj, source, prefix=f"line {line_no}", patients=patients, top_level=False)
 
 
 def _document(
@@ -808,15 +961,15 @@ class _Doc:
             if cached is None:
                 cached = self.patient_cache[id(res)] = _patient(res)
             return cached, id(res)
+        return self.unresolved_patient(subject)
+
+    def unresolved_patient(self, subject: JSON) -> tuple[PatientContext, object] | None:
+        """The patient of a ``subject`` that resolves to no Patient in the document."""
         ref = subject.get("reference")
         if isinstance(ref, str) and ref:
             rel = _relative(ref)
             return self.patients.get(rel, _NOBODY), rel
-        ident = _identifier(subject.get("identifier"))
-        if ident is not None:
-            context = PatientContext(patient_id=ident.value, identifiers=(ident,))
-            return context, ("identifier", *ident.key)
-        return None
+        return _identified_patient(subject.get("identifier"))
 
     # -- panels -------------------------------------------------------------------------
 
@@ -992,6 +1145,10 @@ class _Doc:
                 return display
         return None
 
+    def _context(self, obs: JSON) -> _Context:
+        """What every result of ``obs`` shares: status, collection, specimen, lab, method."""
+        return _context_of(obs, self._specimen(obs), self._lab(obs))
+
     def _specimen(self, obs: JSON) -> tuple[Specimen | None, str | None]:
         ref = obs.get("specimen")
         target = self.resolve(ref, obs)
@@ -1010,11 +1167,7 @@ class _Doc:
         self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
     ) -> list[Result]:
         loc = self.loc[id(obs)]
-        status = status_from_text(_str(obs, "status"), codes_only=True) or ResultStatus.UNKNOWN
-        collected = _effective(obs)
-        specimen, specimen_text = self._specimen(obs)
-        lab = self._lab(obs)
-        method = _concept_name(obs.get("method"))
+        status, collected, specimen, specimen_text, lab, method = self._context(obs)
         components = _list(obs, "component")
         own_keys = _value_keys(obs)
         parts: list[tuple[JSON, str, list[str]]] = []
@@ -1028,10 +1181,8 @@ class _Doc:
         out: list[Result] = []
         for part, where, keys in parts:
             value = _value(part, keys)
-            code, codes, name = _codes(part.get("code"))
-            lab_rng, lab_rng_text = _ranges(
-                part.get("referenceRange"), value.unit, lab, patient, collected
-            )
+            code, codes, name, _, _, flags = info = _part(part, value.unit, lab)
+            lab_rng, lab_rng_text = _ranges(info, value.unit, lab, patient, collected)
             fields = {
                 "name": name,
                 "code": code,
@@ -1042,7 +1193,7 @@ class _Doc:
                 "unit": value.unit,
                 "lab_range": lab_rng,
                 "lab_range_text": lab_rng_text,
-                "lab_flags": _flags(part.get("interpretation")),
+                "lab_flags": flags,
                 "specimen": specimen,
                 "specimen_text": specimen_text,
                 "collected": collected,
@@ -1062,6 +1213,224 @@ class _Doc:
             else:
                 out.append(Result(**fields))
         return out
+
+
+class _Line(_Doc):
+    """An NDJSON line holding one Observation and nothing else (no ``contained``).
+
+    Nothing in it resolves to another resource (a reference can name only the
+    Observation itself, never a Patient, Specimen or Organization), so its specimen,
+    lab and patient follow from its JSON alone: what repeats from line to line is
+    read once (:func:`_line_shape`, :func:`_line_context`), and equal parts give the
+    very same objects (the batch writer's cache keys them by identity). Only
+    :meth:`panel` is called: the document state of :class:`_Doc` is not set up.
+    The panel equals what :func:`_document` makes of the line (``tests/test_fhir_fast.py``
+    compares the two on every fixture and on generated lines).
+    """
+
+    def __init__(
+        self, source: str | None, patients: Mapping[str, PatientContext], obs: JSON, loc: str
+    ) -> None:
+        self.source = source
+        self.patients = patients
+        self.obs = obs
+        self.loc = {id(obs): loc}
+
+    def panel(self) -> Panel:
+        """The line's panel, as :meth:`_Doc._loose_panel` makes it of one Observation."""
+        obs = self.obs
+        subject = obs.get("subject")
+        found = self.unresolved_patient(subject) if isinstance(subject, dict) else None
+        patient = found[0] if found is not None else _NOBODY
+        results = self._results(obs, None, patient)
+        location = self.loc[id(obs)]
+        first = results[0].provenance if results else None
+        if len(results) == 1:
+            collected, lab = results[0].collected, results[0].lab
+        else:
+            collected, lab = (
+                _common([r.collected for r in results]),
+                _common([r.lab for r in results]),
+            )
+        return trusted(
+            Panel,
+            patient=patient,
+            collected=collected,
+            lab=lab,
+            results=tuple(results),
+            provenance=first
+            if first is not None and first.location == location
+            else self._provenance(location),
+        )
+
+    def _results(
+        self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
+    ) -> list[Result]:
+        """As :meth:`_Doc._results`, for the common Observation without components, with
+        everything but its value, id and identifiers looked up by its JSON (one key)."""
+        if "component" in obs and _list(obs, "component"):
+            return super()._results(obs, group, patient)
+        get = obs.get
+        key = _dumps(
+            (
+                get("status"),
+                get("effectiveDateTime"),
+                get("effectiveInstant"),
+                get("effectivePeriod"),
+                get("specimen"),
+                get("performer"),
+                get("method"),
+                get("code"),
+                get("referenceRange"),
+                get("interpretation"),
+            )
+        )
+        if key is None:
+            return super()._results(obs, group, patient)
+        keys = _KEYS_WITH_VALUE.get(names := tuple(obs))
+        if keys is None:
+            if len(_KEYS_WITH_VALUE) >= 1024:
+                _KEYS_WITH_VALUE.clear()
+            keys = _KEYS_WITH_VALUE[names] = _value_keys(obs)
+        value = _value(obs, keys)
+        context, part = _line_shape(key, value.unit)
+        ranges = part.fixed
+        if ranges is None:
+            ranges = _choose(part.ranges, value.unit, context.lab, patient, context.collected)
+        rid = get("id")
+        fields = {
+            "name": part.name,
+            "code": part.code,
+            "codes": part.codes,
+            "value_text": value.text,
+            "value": value.value,
+            "value_error": value.error,
+            "unit": value.unit,
+            "lab_range": ranges[0],
+            "lab_range_text": ranges[1],
+            "lab_flags": part.flags,
+            "specimen": context.specimen,
+            "specimen_text": context.specimen_text,
+            "collected": context.collected,
+            "lab": context.lab,
+            "method": context.method,
+            "status": context.status,
+            "provenance": trusted(  # as _Doc._provenance makes it
+                Provenance,
+                source=self.source,
+                location=self.loc[id(obs)],
+                format=_FORMAT,
+                source_id=rid if isinstance(rid, str) else None,
+            ),
+            "identifiers": _identifiers(get("identifier")),
+            "panel": group,
+        }
+        # as in _Doc._results: the Result's own check, then built trusted
+        if value_text_problem(value.text, value.value) is None:
+            return [trusted(Result, **fields)]
+        return [Result(**fields)]
+
+    def resolve(self, ref_obj: object, holder: JSON) -> JSON | None:
+        # as _Doc.resolve on a document that holds only ``self.obs``
+        if not isinstance(ref_obj, dict):
+            return None
+        ref = ref_obj.get("reference")
+        if not isinstance(ref, str) or not ref:
+            return None
+        if ref.startswith("#"):
+            return self.obs if ref == "#" else None
+        rid = self.obs.get("id")
+        own = f"Observation/{rid}" if isinstance(rid, str) else None
+        if own is not None and own in (ref, _relative(ref)):
+            return self.obs
+        return None
+
+    def _context(self, obs: JSON) -> _Context:
+        get = obs.get
+        key = _dumps(
+            (
+                get("status"),
+                get("effectiveDateTime"),
+                get("effectiveInstant"),
+                get("effectivePeriod"),
+                get("specimen"),
+                get("performer"),
+                get("method"),
+            )
+        )
+        if key is None:
+            return super()._context(obs)
+        return _line_context(key)
+
+
+_KEYS_WITH_VALUE: dict[tuple[str, ...], list[str]] = {}
+"""The value[x] keys of an Observation, by its keys in order (lines repeat their keys);
+read only, never changed by a caller."""
+
+_CONTEXT_KEYS = (
+    "status",
+    "effectiveDateTime",
+    "effectiveInstant",
+    "effectivePeriod",
+    "specimen",
+    "performer",
+    "method",
+)
+"""The keys of an Observation that :meth:`_Doc._context` reads."""
+
+
+class _Context(NamedTuple):
+    status: ResultStatus
+    collected: datetime | date | None
+    specimen: Specimen | None
+    specimen_text: str | None
+    lab: str | None
+    method: str | None
+
+
+def _context_of(
+    obs: JSON, specimen: tuple[Specimen | None, str | None], lab: str | None
+) -> _Context:
+    status = status_from_text(_str(obs, "status"), codes_only=True) or ResultStatus.UNKNOWN
+    return _Context(status, _effective(obs), *specimen, lab, _concept_name(obs.get("method")))
+
+
+@lru_cache(maxsize=4096)
+def _line_context(raw_json: bytes) -> _Context:
+    obs = dict(zip(_CONTEXT_KEYS, orjson.loads(raw_json), strict=True))
+    one = _Line(None, {}, obs, "")
+    return _context_of(obs, one._specimen(obs), one._lab(obs))
+
+
+@lru_cache(maxsize=4096)
+def _line_shape(raw_json: bytes, unit: str | None) -> tuple[_Context, _Part]:
+    """Context and part of an Observation line, from the JSON of what they read."""
+    parts = orjson.loads(raw_json)
+    context = _line_context(orjson.dumps(parts[:7]))
+    code, rr, interpretation = parts[7:]
+    return context, _part(
+        {"code": code, "referenceRange": rr, "interpretation": interpretation}, unit, context.lab
+    )
+
+
+def _identified_patient(raw: object) -> tuple[PatientContext, object] | None:
+    """The patient named by a logical ``subject.identifier`` (no reference): one object
+    for each identifier, as the lines of one patient repeat it."""
+    key = _dumps(raw) if isinstance(raw, dict) else None
+    return _identified_patient_of(key) if key is not None else _identified_patient_read(raw)
+
+
+@lru_cache(maxsize=4096)
+def _identified_patient_of(raw_json: bytes) -> tuple[PatientContext, object] | None:
+    return _identified_patient_read(orjson.loads(raw_json))
+
+
+def _identified_patient_read(raw: object) -> tuple[PatientContext, object] | None:
+    ident = _identifier(raw)
+    if ident is None:
+        return None
+    context = PatientContext(patient_id=ident.value, identifiers=(ident,))
+    return context, ("identifier", *ident.key)
 
 
 def _relative(ref: str) -> str:
@@ -1166,6 +1535,49 @@ def _codes_of(raw_json: bytes) -> tuple[Coding | None, tuple[Coding, ...], str |
         return None, (), name
     main = next((c for c in codings if c.system == _LOINC), codings[0])
     return main, tuple(c for c in codings if c is not main), name
+
+
+class _Part(NamedTuple):
+    """What a part (an Observation or a component) says besides its value."""
+
+    code: Coding | None
+    codes: tuple[Coding, ...]
+    name: str | None
+    ranges: tuple[_Candidate, ...]
+    fixed: tuple[ReferenceRange | None, str | None] | None
+    """The lab range and its text when they do not depend on the patient, else ``None``."""
+    flags: tuple[str, ...]
+
+
+def _part(part: JSON, unit: str | None, lab: str | None) -> _Part:
+    """Codes, reference ranges and flags of ``part``; equal JSON gives the same objects."""
+    code, rr, interpretation = (
+        part.get("code"),
+        part.get("referenceRange"),
+        part.get("interpretation"),
+    )
+    key = _dumps((code, rr, interpretation))
+    if key is not None:
+        return _part_of(key, unit, lab)
+    return _part_read(code, rr, interpretation, unit, lab)
+
+
+@lru_cache(maxsize=8192)
+def _part_of(raw_json: bytes, unit: str | None, lab: str | None) -> _Part:
+    code, rr, interpretation = orjson.loads(raw_json)
+    return _part_read(code, rr, interpretation, unit, lab)
+
+
+def _part_read(
+    code: object, rr: object, interpretation: object, unit: str | None, lab: str | None
+) -> _Part:
+    candidates = _candidates(rr, unit, lab)
+    fixed: tuple[ReferenceRange | None, str | None] | None = None
+    if not candidates:
+        fixed = (None, None)
+    elif any(c.unconditional for c in candidates):
+        fixed = _choose(candidates, unit, lab, _NOBODY, None)
+    return _Part(*_codes(code), candidates, fixed, _flags(interpretation))
 
 
 def _flags(interpretations: object) -> tuple[str, ...]:
@@ -1279,8 +1691,16 @@ def _is_number(v: object) -> bool:
 
 
 def _number_text(v: int | float) -> str:
-    """The number as the input wrote it."""
-    return v.text if isinstance(v, _Decimal) else repr(v)
+    """The number as the input wrote it.
+
+    The strict decoder keeps each decimal's text (a :class:`_Decimal`); a plain float comes
+    from orjson (:func:`_fast_loads`), only for text that is what orjson writes for it.
+    """
+    if isinstance(v, _Decimal):
+        return v.text
+    if isinstance(v, float):
+        return orjson.dumps(v).decode()
+    return repr(v)
 
 
 def _raw_text(v: object) -> str:
@@ -1369,8 +1789,10 @@ def _quantity(q: object) -> _Read:
 _NONZERO_MANTISSA = re.compile(r"^[<>=]*-?0*\.?0*[1-9]")
 
 
-# Lab values repeat (limited precision): read each spelling once.
-@lru_cache(maxsize=16384)
+# Lab values repeat (limited precision): read each spelling once. Half the size of
+# parse_value's own cache: a text found here is still there, so the Result's check
+# (value_text_problem, which parses the text again) finds it instead of parsing anew.
+@lru_cache(maxsize=4096)
 def _number_value(text: str) -> tuple[Value | None, str | None]:
     """A JSON number's exact text (with its comparator) read as a value, never rounded away.
 
@@ -1445,20 +1867,35 @@ class _Candidate(NamedTuple):
     representable: bool
 
 
-def _ranges(
-    raw: object,
-    unit: str | None,
-    lab: str | None,
-    patient: PatientContext = _NOBODY,
-    when: date | datetime | None = None,
-) -> tuple[ReferenceRange | None, str | None]:
+def _candidates(raw: object, unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
     if not isinstance(raw, list):
-        return None, None
+        return ()
     # The same ranges repeat on every result of an analyte: read each spelling once.
     key = _dumps(raw)
     if key is None:
-        return None, None
-    candidates = _candidates_of(key, unit, lab)
+        return ()
+    return _candidates_of(key, unit, lab)
+
+
+def _ranges(
+    part: _Part,
+    unit: str | None,
+    lab: str | None,
+    patient: PatientContext,
+    when: date | datetime | None,
+) -> tuple[ReferenceRange | None, str | None]:
+    if part.fixed is not None:
+        return part.fixed
+    return _choose(part.ranges, unit, lab, patient, when)
+
+
+def _choose(
+    candidates: tuple[_Candidate, ...],
+    unit: str | None,
+    lab: str | None,
+    patient: PatientContext,
+    when: date | datetime | None,
+) -> tuple[ReferenceRange | None, str | None]:
     if not candidates:
         return None, None
     chosen = next((c for c in candidates if c.unconditional), None)
@@ -1468,14 +1905,18 @@ def _ranges(
             (c for c in representable if _applies(c.range.applies_to, patient, when)),
             representable[0] if representable else candidates[0],
         )
-    rng = chosen.range
-    if not chosen.representable:
-        rng = lab_range(None, None, unit=unit, text=chosen.describe, lab=lab).model_copy(
-            update={"note": "range conditions guttests cannot check; kept as text"}
-        )
+    rng = chosen.range if chosen.representable else _as_text(chosen.describe, unit, lab)
     if len(candidates) == 1:
         return rng, chosen.text
     return rng, " | ".join(c.describe for c in candidates)
+
+
+@lru_cache(maxsize=1024)
+def _as_text(describe: str, unit: str | None, lab: str | None) -> ReferenceRange:
+    """A range with conditions guttests cannot check, kept as text (one object per text)."""
+    return lab_range(None, None, unit=unit, text=describe, lab=lab).model_copy(
+        update={"note": "range conditions guttests cannot check; kept as text"}
+    )
 
 
 def _applies(a: Applicability, patient: PatientContext, when: date | datetime | None) -> bool:
