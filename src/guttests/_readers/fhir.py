@@ -1271,20 +1271,7 @@ class _Line(_Doc):
         if "component" in obs and _list(obs, "component"):
             return super()._results(obs, group, patient)
         get = obs.get
-        key = _dumps(
-            (
-                get("status"),
-                get("effectiveDateTime"),
-                get("effectiveInstant"),
-                get("effectivePeriod"),
-                get("specimen"),
-                get("performer"),
-                get("method"),
-                get("code"),
-                get("referenceRange"),
-                get("interpretation"),
-            )
-        )
+        key = _dumps(tuple(map(get, _LINE_KEYS)))
         if key is None:
             return super()._results(obs, group, patient)
         keys = _KEYS_WITH_VALUE.get(names := tuple(obs))
@@ -1346,18 +1333,7 @@ class _Line(_Doc):
         return None
 
     def _context(self, obs: JSON) -> _Context:
-        get = obs.get
-        key = _dumps(
-            (
-                get("status"),
-                get("effectiveDateTime"),
-                get("effectiveInstant"),
-                get("effectivePeriod"),
-                get("specimen"),
-                get("performer"),
-                get("method"),
-            )
-        )
+        key = _dumps(tuple(map(obs.get, _CONTEXT_KEYS)))
         if key is None:
             return super()._context(obs)
         return _line_context(key)
@@ -1377,6 +1353,8 @@ _CONTEXT_KEYS = (
     "method",
 )
 """The keys of an Observation that :meth:`_Doc._context` reads."""
+_LINE_KEYS = (*_CONTEXT_KEYS, "code", "referenceRange", "interpretation")
+"""The keys of a one-Observation line read once per distinct JSON (``_line_shape``)."""
 
 
 class _Context(NamedTuple):
@@ -1406,8 +1384,8 @@ def _line_context(raw_json: bytes) -> _Context:
 def _line_shape(raw_json: bytes, unit: str | None) -> tuple[_Context, _Part]:
     """Context and part of an Observation line, from the JSON of what they read."""
     parts = orjson.loads(raw_json)
-    context = _line_context(orjson.dumps(parts[:7]))
-    code, rr, interpretation = parts[7:]
+    context = _line_context(orjson.dumps(parts[: len(_CONTEXT_KEYS)]))
+    code, rr, interpretation = parts[len(_CONTEXT_KEYS) :]
     return context, _part(
         {"code": code, "referenceRange": rr, "interpretation": interpretation}, unit, context.lab
     )
