@@ -402,5 +402,12 @@ def test_large_inputs_take_linear_time(build: object, small: int, large: int) ->
     make = build  # type: ignore[assignment]
     small_t = _timed(make(small))  # type: ignore[operator]
     large_t = _timed(make(large))  # type: ignore[operator]
-    # A floor keeps timer noise on tiny runs from inflating the ratio.
+    # A floor keeps timer noise on tiny runs from inflating the ratio. A burst of other
+    # load (or the allocator growing the heap for the first 50 MB) can slow one run: up
+    # to two more runs of each size, and the best times decide.
+    for _ in range(2):
+        if large_t < 25 * max(small_t, 0.05):
+            break
+        small_t = min(small_t, _timed(make(small)))  # type: ignore[operator]
+        large_t = min(large_t, _timed(make(large)))  # type: ignore[operator]
     assert large_t < 25 * max(small_t, 0.05), (small_t, large_t)
