@@ -355,3 +355,73 @@ def test_hl7_token_path_counts_and_limit() -> None:
     assert sum(len(p.rows) for _, p in parts) == n  # type: ignore[union-attr]
     with pytest.raises(LimitExceededError):
         list(iter_batch_parts(io.StringIO(text, newline=""), "hl7v2", max_results=n - 1))
+
+
+# --- shapes shared across patients -------------------------------------------------------
+
+
+def _panels_of_patients(rng: Any) -> list[Panel]:
+    """The same four results (one value) under patients of other sexes and birth dates."""
+    from datetime import date
+
+    def result(i: int) -> Result:
+        return Result(
+            name="Calprotectin",
+            value_text="75",
+            value=parse_value("75"),
+            unit="ug/g",
+            lab_range=rng,
+            lab_range_text="0-50",
+            provenance=Provenance(source="a.hl7", location=f"OBX {i}", format="hl7v2"),
+        )
+
+    patients = [
+        PatientContext(
+            patient_id=f"P{k}",
+            sex=("female", "male")[k % 2],
+            birth_date=date(1950 + 10 * k, 1 + k, 1),
+        )
+        for k in range(4)
+    ]
+    return [Panel(patient=p, results=tuple(result(i) for i in range(2))) for p in patients]
+
+
+def test_a_plain_lab_range_shares_templates_across_patients() -> None:
+    """The lab's own range applies whoever the patient is: its results share one shape
+    (and its templates) across patients of any sex and age, and the output stays the
+    plain path's."""
+    rng = parse_range_text("0-50", unit="ug/g")
+    engine = batch._engine(batch._resolve_default(), None, batch.DEFAULT_POLICY)
+    assert engine.patient_free(rng)
+    stats: dict[str, int] = {}
+    plain, fast = _both(_panels_of_patients(rng), stats=stats)
+    assert fast == plain
+    # 8 results of one value: the first two build the shape and the template, the other
+    # six (under three other patients) are filled from it
+    assert stats["hits"] == 6
+
+
+def test_a_range_restricted_by_sex_keeps_the_patient_in_the_key() -> None:
+    """A lab range for one sex is compared only for that sex: results under a patient of
+    the other sex are not interpretable. Their shapes keep the patient in the key."""
+    from guttests._models import Applicability
+
+    rng = parse_range_text("0-50", unit="ug/g")
+    female = rng.model_copy(update={"applies_to": Applicability(sex="female")})
+    engine = batch._engine(batch._resolve_default(), None, batch.DEFAULT_POLICY)
+    assert not engine.patient_free(female)
+    assert not engine.patient_free(None)
+    plain, fast = _both(_panels_of_patients(female))
+    assert fast == plain
+    statuses = [json.loads(line)["status"] for line in plain[0].splitlines()]
+    assert "interpreted" in statuses
+    assert "not_interpretable" in statuses
+
+
+def test_an_optimal_catalogue_keeps_the_patient_in_the_key() -> None:
+    """Optimal ranges may be chosen by sex or age: with an optimal catalogue no shape
+    leaves the patient out."""
+    rng = parse_range_text("0-50", unit="ug/g")
+    default = batch._resolve_default()
+    engine = batch._engine(default, default, batch.DEFAULT_POLICY)
+    assert not engine.patient_free(rng)

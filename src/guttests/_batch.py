@@ -8,7 +8,8 @@ give the same bytes again, at two levels:
 
 * **shapes.** Results that differ only in their value and the lab's flags (same analyte,
   codes, unit, range, status, specimen, times, lab, panel, under the same patient sex, age
-  and birth date) share a shape: the record fields that come from neither the value nor
+  and birth date, unless the engine interprets them alike for every patient: see
+  ``_Engine.patient_free``) share a shape: the record fields that come from neither the value nor
   the interpretation are serialised once per shape (as :class:`orjson.Fragment`), and
   each range once. A result of a known shape is interpreted and only its value-dependent
   fields are built.
@@ -352,9 +353,16 @@ class _Writer:
     """The state of one :func:`write_records` run (see the module docstring)."""
 
     def __init__(
-        self, run: Callable[..., Interpretation], deidentify: bool, ranges: _Ranges | None
+        self,
+        run: Callable[..., Interpretation],
+        deidentify: bool,
+        ranges: _Ranges | None,
+        patient_free: Callable[[ReferenceRange | None], bool] = lambda rng: False,
     ) -> None:
         self.run = run
+        self.patient_free = patient_free
+        """Whether results with this lab range are interpreted alike for every patient
+        (``_Engine.patient_free``): their shapes leave the patient out of the key."""
         self.deidentify = deidentify
         self.ranges = ranges
         self.shapes: dict[tuple[Any, ...], _Shape] = {}
@@ -461,12 +469,15 @@ class _Writer:
     def panel(self, index: int, panel: Panel) -> list[bytes]:
         pd = panel.__dict__
         patient = pd["patient"]
-        context = (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__)))
+        panel_key = _value_key(_panel_values(pd))
+        contexts = ((panel_key, _value_key(_patient_values(patient.__dict__))), (panel_key, None))
+        patient_free = self.patient_free
         deidentify = self.deidentify
         index_bytes = str(index).encode()
         lines = []
         for r in pd["results"]:
             d = r.__dict__
+            context = contexts[patient_free(d["lab_range"])]
             skey: tuple[Any, ...] | None = None
             vkey: tuple[Any, ...] | None = None
             shape = None
@@ -507,7 +518,9 @@ class _Writer:
         panel = trusted(Panel, results=(), **raw.fields)
         pd = panel.__dict__
         patient = pd["patient"]
-        context = (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__)))
+        panel_key = _value_key(_panel_values(pd))
+        contexts = ((panel_key, _value_key(_patient_values(patient.__dict__))), (panel_key, None))
+        patient_free = self.patient_free
         deidentify = self.deidentify
         file = raw.source
         fmt = raw.format
@@ -518,7 +531,7 @@ class _Writer:
             fields = raw.rows[i][2]
             n = len(fields)
             vkey = (fields[5] if n > 5 else "", fields[8] if n > 8 else "")
-            skey = (context, id(reader_shape))
+            skey = (contexts[patient_free(reader_shape[0].get("lab_range"))], id(reader_shape))
             shape = shapes.get(skey)
             if shape is not None and shape.keep is not reader_shape:
                 shape = None
@@ -591,7 +604,7 @@ def _write_records(
 ) -> BatchCounts:
     engine = _engine(_resolve_catalogue(catalogue), optimal, policy)
     ranges = _Ranges(ranges_out) if ranges_out is not None else None
-    writer = _Writer(engine.run, deidentify, ranges)
+    writer = _Writer(engine.run, deidentify, ranges, engine.patient_free)
     total = count = 0
     write = out.write
     for index, panel in _indexed(panels):

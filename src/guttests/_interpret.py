@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, TypeGuard
 
 from ._age import CalendarAge
 from ._catalogue import Catalogue  # at run time too: typing.get_type_hints(interpret)
@@ -383,13 +383,7 @@ class _Engine:
             rng = result.lab_range
             unit = result.unit
             factor: float | str | None
-            if (
-                rng is not None
-                and rng.bands
-                and self.prefer_lab
-                and rng.applies_to.sex is None
-                and not rng.applies_to.needs_age
-            ):
+            if self.lab_range_applies(rng):
                 origin: Literal["lab", "catalogue", "user"] = "lab"
                 hit = self._lab_routes.get((id(rng), unit))
                 if hit is None or hit[0] is not rng:
@@ -492,6 +486,25 @@ class _Engine:
         _setattr(interpretation, "__pydantic_extra__", None)
         _setattr(interpretation, "__pydantic_private__", None)
         return interpretation
+
+    def lab_range_applies(self, rng: ReferenceRange | None) -> TypeGuard[ReferenceRange]:
+        """Whether :meth:`run` compares a result with ``rng``, the lab's own range, as it
+        is (its first route): a range with bands, the policy preferring the lab's range,
+        and no restriction by sex or age."""
+        return (
+            rng is not None
+            and bool(rng.bands)
+            and self.prefer_lab
+            and rng.applies_to.sex is None
+            and not rng.applies_to.needs_age
+        )
+
+    def patient_free(self, rng: ReferenceRange | None) -> bool:
+        """Whether :meth:`run` gives the same answer for a result whose lab range is
+        ``rng`` whatever the patient and the collection time: the lab's range applies
+        as it is (nothing is chosen by sex or age) and there is no optimal catalogue
+        (its ranges may be chosen by them)."""
+        return self.optimal is None and self.lab_range_applies(rng)
 
     def _with_range_caveats(
         self, caveats: tuple[Caveat, ...], rng: ReferenceRange
