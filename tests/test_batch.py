@@ -425,3 +425,24 @@ def test_an_optimal_catalogue_keeps_the_patient_in_the_key() -> None:
     default = batch._resolve_default()
     engine = batch._engine(default, default, batch.DEFAULT_POLICY)
     assert not engine.patient_free(rng)
+
+
+def test_records_before_a_failing_input_are_written() -> None:
+    """Records go out in chunks; when the input fails half-way, the records of the panels
+    read before it are still written (as when each panel was written at once), and whole
+    lines only."""
+    panels = _read(FIXTURES / "hl7v2" / "food_igg.hl7")
+    assert panels
+
+    def failing() -> Any:
+        yield from panels
+        raise GuttestsError("the input broke off")
+
+    out = io.BytesIO()
+    with pytest.raises(GuttestsError, match="broke off"):
+        write_records(failing(), out)
+    written = out.getvalue()
+    expected = io.BytesIO()
+    write_records_plain(panels, expected)
+    assert written == expected.getvalue()
+    assert written.endswith(b"\n")

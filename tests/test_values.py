@@ -169,3 +169,41 @@ def test_never_crashes(text: str) -> None:
         return
     if isinstance(value, QuantityValue):
         assert math.isfinite(value.value)
+
+
+_PLAIN_NUMBERS = st.from_regex(r"\A-?(?:[0-9]{1,400}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})\Z")
+
+
+@given(
+    st.one_of(
+        _PLAIN_NUMBERS, st.from_regex(r"\A-?[0-9٠-٩]{1,6}(?:\.[0-9]{0,4})?\Z"), st.text(max_size=12)
+    )
+)
+def test_values_equal_what_validation_builds(text: str) -> None:
+    """A value read without validation (plain numbers, the bulk of a batch) is the instance
+    validation builds from the same fields: equal, same fields set, same dump, same JSON."""
+    try:
+        value = parse_value(text)
+    except ValueParseError:
+        return
+    again = type(value).model_validate(value.model_dump(exclude_unset=True))
+    assert value == again
+    assert value.model_fields_set == again.model_fields_set
+    assert value.model_dump() == again.model_dump()
+    assert value.model_dump_json() == again.model_dump_json()
+
+
+@given(_PLAIN_NUMBERS)
+def test_plain_numbers_read_as_the_general_path_reads_them(text: str) -> None:
+    """The plain-number fast path gives what the general path gives for the same number
+    written with blank space around it (which the fast path never takes)."""
+    try:
+        fast = parse_value(text)
+    except ValueParseError:
+        with pytest.raises(ValueParseError):  # too large for a float in both
+            parse_value(f" {text} ")
+        return
+    general = parse_value(f" {text} ")
+    assert type(fast) is type(general) is QuantityValue
+    assert fast.value == general.value  # type: ignore[union-attr]
+    assert fast.text == text

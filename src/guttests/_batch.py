@@ -235,6 +235,9 @@ def _compact(record: dict[str, Any], ranges: _Ranges) -> dict[str, Any]:
     return out
 
 
+_CHUNK = 1 << 18
+"""Bytes of records gathered before one write to the output."""
+
 _GC_THRESHOLD0 = 20_000
 """Allocations between young-generation collections while a batch runs (CPython: 700)."""
 
@@ -606,18 +609,33 @@ def _write_records(
     ranges = _Ranges(ranges_out) if ranges_out is not None else None
     writer = _Writer(engine.run, deidentify, ranges, engine.patient_free)
     total = count = 0
-    write = out.write
-    for index, panel in _indexed(panels):
-        count = index + 1
-        if isinstance(panel, Panel):
-            lines = writer.panel(index, panel)
-        else:
-            lines = writer.raw_panel(index, panel)
-        total += len(lines)
-        if lines:
-            write(b"\n".join(lines) + b"\n")
-        if progress is not None:
-            progress(total, count)
+    # Lines go out in chunks of _CHUNK bytes or more: one write per small panel (a FHIR
+    # line is a panel of one result) cost more than the join. Whatever is pending when the
+    # input fails is still written, as it was when each panel was written at once.
+    pending: list[bytes] = []
+    size = 0
+    try:
+        for index, panel in _indexed(panels):
+            count = index + 1
+            if isinstance(panel, Panel):
+                lines = writer.panel(index, panel)
+            else:
+                lines = writer.raw_panel(index, panel)
+            total += len(lines)
+            if lines:
+                pending += lines
+                size += sum(map(len, lines))
+                if size >= _CHUNK:
+                    pending.append(b"")
+                    out.write(b"\n".join(pending))
+                    pending.clear()
+                    size = 0
+            if progress is not None:
+                progress(total, count)
+    finally:
+        if pending:
+            pending.append(b"")
+            out.write(b"\n".join(pending))
     if stats is not None:
         stats.update(hits=writer.hits, off=int(not writer.enabled))
     return total, writer.interpreted, count

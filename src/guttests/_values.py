@@ -298,8 +298,32 @@ def parse_value(text: str, *, decimal_comma: bool = False) -> Value:
     return _parse_value_cached(text, decimal_comma)
 
 
+_PLAIN_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
+"""A number as most lab values are written (``12``, ``-0.5``, ``6.40``): what the general
+path below reads as ``float(text)`` with nothing before it that could match (no space,
+comma, ``+`` grade, exponent or comparator)."""
+
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def _quantity(text: str, value: float) -> QuantityValue:
+    """``QuantityValue(text=text, value=value)`` for a text and a finite float this module
+    made: the instance validation would give, without it (the bulk of a batch's values)."""
+    q = _new(QuantityValue)
+    _setattr(q, "__dict__", {"kind": "quantity", "text": text, "value": value})
+    _setattr(q, "__pydantic_fields_set__", {"text", "value"})
+    _setattr(q, "__pydantic_extra__", None)
+    _setattr(q, "__pydantic_private__", None)
+    return q
+
+
 @lru_cache(maxsize=8192)
 def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
+    if _PLAIN_NUMBER.fullmatch(text):
+        plain = float(text)
+        if plain - plain == 0.0:  # finite (a long run of digits is inf)
+            return _quantity(text, plain)
     s = " ".join(text.strip().split())
     if not s:
         raise ValueParseError("empty value", text=text)
@@ -320,7 +344,7 @@ def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
         return QualitativeValue(text=text, term=f"grade_{grade}", polarity="positive", grade=grade)
     number = _parse_number(s)
     if number is not None:
-        return QuantityValue(text=text, value=number)
+        return _quantity(text, number)
     if s.lower() in ("nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "-infinity"):
         raise ValueParseError("not a finite number", text=text)
 
