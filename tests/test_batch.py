@@ -446,3 +446,41 @@ def test_records_before_a_failing_input_are_written() -> None:
     write_records_plain(panels, expected)
     assert written == expected.getvalue()
     assert written.endswith(b"\n")
+
+
+# --- memory on values that never repeat ----------------------------------------------------
+
+
+def test_values_remembered_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values that never repeat (every result a new number under one shape) are forgotten
+    beyond the limit: what the writer remembers stays bounded however long the input, and
+    the output stays the plain path's, repeats included."""
+    monkeypatch.setattr(batch, "_VALUE_LIMIT", 8)
+    rng = parse_range_text("0-50", unit="ug/g")
+    texts = [f"{v}.5" for v in range(40)] * 3  # each value three times, far apart
+
+    def result(i: int, text: str) -> Result:
+        return Result(
+            name="Calprotectin",
+            value_text=text,
+            value=parse_value(text),
+            unit="ug/g",
+            lab_range=rng,
+            lab_range_text="0-50",
+            provenance=Provenance(source="a.hl7", location=f"OBX {i}", format="hl7v2"),
+        )
+
+    panels = [Panel(results=(result(i, t),)) for i, t in enumerate(texts)]
+    remembered: list[int] = []
+    record = batch._Writer.record
+
+    def watched(self: Any, *args: Any, **kwargs: Any) -> bytes:
+        line = record(self, *args, **kwargs)
+        remembered.append(sum(len(s.values) for s in self.shapes.values()))
+        return line
+
+    monkeypatch.setattr(batch._Writer, "record", watched)
+    plain, fast = _both(panels)
+    assert fast == plain
+    assert len(remembered) == len(texts)  # no template hit: nothing repeats within 8 values
+    assert max(remembered) <= 8

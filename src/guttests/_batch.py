@@ -95,6 +95,9 @@ PANEL_OUTSIDE = frozenset({"results", "patient", "provenance"})
 
 _CACHE_LIMIT = 4_096
 """Entries before the cache is emptied: bounds memory on inputs that never repeat."""
+_VALUE_LIMIT = 16_384
+"""Values remembered over all shapes (seen once, or a template of about 2 KB) before they
+are forgotten: bounds memory at some 40 MB on inputs whose values never repeat."""
 _PROBES = 64
 """Misses checked at run time (see the module docstring)."""
 
@@ -393,7 +396,7 @@ class _Writer:
         return made
 
     def _shape(self, key: tuple[Any, ...], static: dict[str, Any], keep: object) -> _Shape:
-        if len(self.shapes) >= _CACHE_LIMIT or self.entries >= _CACHE_LIMIT:
+        if len(self.shapes) >= _CACHE_LIMIT or self.entries >= _VALUE_LIMIT:
             self.shapes.clear()
             self.entries = 0
         made = self.shapes[key] = _Shape(static, keep)
@@ -451,6 +454,10 @@ class _Writer:
             return data
         seen = shape.values.get(vkey, _UNSEEN)
         if seen is _UNSEEN:  # a template pays from the second sighting on
+            if self.entries >= _VALUE_LIMIT:  # values that never repeat: memory stays bounded
+                for known in self.shapes.values():
+                    known.values.clear()
+                self.entries = 0
             shape.values[vkey] = _SEEN
             self.entries += 1
             return data
