@@ -38,7 +38,9 @@ Issue 17 (second round), whole processes where users run processes:
 * ``fhir_stream``: runs ``benchmarks/bench_fhir_stream.py`` (peak RSS of a FHIR Bundle
   through ``batch``), when that script is present;
 * ``csv_stream``: peak RSS of ``python -m guttests batch`` on a CSV export without patient
-  columns (one panel of 1M rows; 100k with ``--quick``): goal <= 150 MB.
+  columns (one panel of 1M rows; 100k with ``--quick``): goal <= 150 MB;
+* ``ndjson_stream``: the same on 1M FHIR NDJSON Observations (100k) whose values seldom
+  repeat (what the writer remembers of values must stay bounded): goal <= 150 MB.
 
 Each timed run of guttests starts with its per-value caches empty (parsed values and
 units), as a fresh process would: otherwise repeats over one input find every value
@@ -83,6 +85,7 @@ ROWS = (
     "dask",
     "fhir_stream",
     "csv_stream",
+    "ndjson_stream",
     "cold_start",
     "batch",
 )
@@ -916,6 +919,43 @@ def bench_csv_stream(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
+def bench_ndjson_stream(quick: bool) -> list[dict[str, Any]]:
+    """Goal 2 for FHIR NDJSON: lines of values that seldom repeat stream through batch."""
+    import random
+
+    import orjson
+
+    n = 100_000 if quick else 1_000_000
+    rnd = random.Random(17)
+    with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
+        src = Path(tmp) / "export.ndjson"
+        with src.open("wb") as f:
+            for i in range(n):
+                f.write(orjson.dumps(inputs.fhir_observation(i, rnd)) + b"\n")
+        out = Path(tmp) / "out.ndjson"
+        child = Child([PYTHON, "-c", _PEAK_RSS, "batch", str(src), "-o", str(out), "-q"])
+        if child.returncode != 0:
+            raise RuntimeError(f"ndjson_stream: {_cli_note(child)}")
+        with out.open("rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        if lines != n:
+            raise RuntimeError(f"ndjson_stream: {lines} records for {n} lines")
+        mb = src.stat().st_size / 1e6
+    return [
+        row(
+            "ndjson_stream",
+            f"FHIR NDJSON, {n:,} Observations ({mb:.0f} MB, values seldom repeat): "
+            "python -m guttests batch, peak RSS",
+            "MB",
+            child.max_rss_mb,
+            None,
+            "<= 150 MB peak RSS",
+            child.max_rss_mb <= 150,
+            cpu_s=child.cpu,
+        )
+    ]
+
+
 # --- report ---------------------------------------------------------------------------------
 
 
@@ -1012,6 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
         "dask": bench_dask,
         "fhir_stream": bench_fhir_stream,
         "csv_stream": bench_csv_stream,
+        "ndjson_stream": bench_ndjson_stream,
         "cold_start": bench_cold_start,
         "batch": bench_batch,
     }
