@@ -238,7 +238,7 @@ def _compact(record: dict[str, Any], ranges: _Ranges) -> dict[str, Any]:
     return out
 
 
-_CHUNK = 1 << 18
+_CHUNK = 1 << 16
 """Bytes of records gathered before one write to the output."""
 
 _GC_THRESHOLD0 = 20_000
