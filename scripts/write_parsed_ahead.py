@@ -4,10 +4,16 @@
   examples and of ``scripts/common_units.txt`` as the UCUM grammar parses it, keyed by a hash
   of what that depends on (``guttests._units.known_units_key``): a stale table is never used;
 * ``src/guttests/_data/ranges_parsed.json``: the shipped range files as TOML parses them, by
-  the SHA-256 of each file's bytes: an edited file is parsed again.
+  the SHA-256 of each file's bytes: an edited file is parsed again;
+* ``src/guttests/_data/catalogue_validated.json``: the shipped catalogue as loading and
+  validating its files gives it, keyed by a hash of the files, of ``_catalogue.py``,
+  ``_models.py`` and ``_types.py``, of the units' key and of the Python and pydantic versions
+  (``guttests._catalogue.validated_ahead_key``): ``Catalogue.default()`` then builds no
+  validators.
 
 Run ``python scripts/write_parsed_ahead.py`` after changing units.txt, the grammar,
-``_units.py``, the lark version or a shipped range file. Tests (tests/test_startup.py) fail
+``_units.py``, ``_models.py``, ``_types.py``, ``_catalogue.py``, the lark, pydantic or Python
+version, or a shipped range file. Tests (tests/test_startup.py) fail
 while either table differs from a fresh one.
 """
 
@@ -19,7 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from guttests import Catalogue, read
-from guttests._catalogue import PARSED_AHEAD_FILE, parsed_ahead_table
+from guttests._catalogue import (
+    PARSED_AHEAD_FILE,
+    VALIDATED_AHEAD_FILE,
+    parsed_ahead_table,
+    validated_ahead_text,
+)
 from guttests._units import KNOWN_UNITS_FILE, known_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +82,9 @@ def main() -> None:
         key=lambda f: f.name,
     )
     _write(DATA / PARSED_AHEAD_FILE, parsed_ahead_table(shipped), "files")
+    # after the units table: the key of the validated catalogue includes the units' key
+    (DATA / VALIDATED_AHEAD_FILE).write_text(validated_ahead_text(shipped), encoding="utf-8")
+    print(DATA / VALIDATED_AHEAD_FILE)
 
 
 if __name__ == "__main__":

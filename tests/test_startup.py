@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 import guttests
+import guttests.testing as gst
 from guttests import _catalogue, _units
 from guttests._errors import UnitError
 from guttests._units import (
@@ -222,6 +224,224 @@ def test_parsed_ahead_refuses_what_json_cannot_hold(tmp_path: Path) -> None:
         _catalogue.parsed_ahead_table([tmp_path / "n.toml"])
 
 
+# --- the shipped catalogue validated ahead ---------------------------------------------
+
+
+def _same_model(a: object, b: object, where: str = "") -> None:
+    """``a`` and ``b`` equal with the same types throughout, the same fields given and the
+    same private state (what pydantic's ``==`` does not look at: 1 == 1.0, "N" == flag N)."""
+    assert type(a) is type(b), (where, type(a), type(b))
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _same_model(x, y, f"{where}[{i}]")
+    elif isinstance(a, BaseModel) and isinstance(b, BaseModel):
+        assert a.__pydantic_fields_set__ == b.__pydantic_fields_set__, where
+        assert a.__pydantic_private__ == b.__pydantic_private__, where
+        assert a.__pydantic_extra__ is None, where
+        assert b.__pydantic_extra__ is None, where
+        assert list(vars(a)) == list(vars(b)), where
+        for k in vars(a):
+            _same_model(vars(a)[k], vars(b)[k], f"{where}.{k}")
+    else:
+        assert a == b, (where, a, b)
+
+
+def _shipped_paths() -> tuple[Any, ...]:
+    return tuple(_catalogue._expand(_catalogue._shipped_dir()))
+
+
+def _validated_in_full() -> guttests.Catalogue:
+    """The shipped catalogue loaded and checked file by file, as without the table."""
+    return _catalogue._build(_shipped_paths(), None, only_category=None, user=False)
+
+
+def _same_catalogue(a: guttests.Catalogue, b: guttests.Catalogue) -> None:
+    for part in ("analytes", "ranges", "caveats"):
+        _same_model(getattr(a, part), getattr(b, part), part)
+    assert (a.sources, a.overridden, a._origin, a._user_ranges) == (
+        b.sources,
+        b.overridden,
+        b._origin,
+        b._user_ranges,
+    )
+    assert a.content_hash == b.content_hash
+
+
+def test_validated_catalogue_is_current_and_gives_the_validated_catalogue() -> None:
+    """The committed table was computed from today's range files, code, units and versions,
+    and the catalogue built from it is the validated one, type for type.
+    Run scripts/write_parsed_ahead.py when this fails."""
+    table = json.loads(
+        (files("guttests") / "_data" / _catalogue.VALIDATED_AHEAD_FILE).read_text("utf-8")
+    )
+    paths = _shipped_paths()
+    assert table["key"] == _catalogue.validated_ahead_key(paths), (
+        "run: python scripts/write_parsed_ahead.py"
+    )
+    assert _catalogue._validated_ahead(paths) is not None
+    _same_catalogue(_catalogue._shipped.__wrapped__(), _validated_in_full())
+    _same_catalogue(guttests.Catalogue.default(), _validated_in_full())
+
+
+def _count_file_loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    loaded: list[str] = []
+    real = _catalogue._load_file
+
+    def spy(path: Any, **kw: Any) -> Any:
+        loaded.append(Path(str(path)).name)
+        return real(path, **kw)
+
+    monkeypatch.setattr(_catalogue, "_load_file", spy)
+    return loaded
+
+
+def test_the_default_catalogue_comes_from_the_table_without_validators(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loaded = _count_file_loads(monkeypatch)
+    _catalogue._shipped.__wrapped__()
+    assert loaded == []
+    code = (
+        "import guttests, sys\n"
+        "cat = guttests.Catalogue.default()\n"
+        "from guttests._models import Analyte, Caveat, ReferenceRange\n"
+        "from pydantic._internal._mock_val_ser import MockValSer\n"
+        "print([isinstance(m.__pydantic_validator__, MockValSer) "
+        "for m in (Analyte, Caveat, ReferenceRange)])"
+    )
+    assert _run(code) == "[True, True, True]"
+
+
+def test_a_stale_validated_table_is_never_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A table computed from anything else (another key) is not used: every file is loaded
+    and checked, and gives the same catalogue."""
+    loaded = _count_file_loads(monkeypatch)
+    monkeypatch.setattr(_catalogue, "validated_ahead_key", lambda _paths: "0" * 64)
+    assert _catalogue._validated_ahead(_shipped_paths()) is None
+    _same_catalogue(_catalogue._shipped.__wrapped__(), _validated_in_full())
+    assert loaded[:3] == [p.name for p in _shipped_paths()]
+
+
+def test_the_key_follows_every_file_code_and_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _shipped_paths()
+    key = _catalogue.validated_ahead_key(paths)
+    assert key is not None
+    assert key == _catalogue.validated_ahead_key(paths)
+    assert _catalogue.validated_ahead_key(paths[:-1]) != key
+    with monkeypatch.context() as m:
+        m.setattr(_units, "known_units_key", lambda: "1" * 64)
+        assert _catalogue.validated_ahead_key(paths) != key
+    with monkeypatch.context() as m:
+        m.setattr(_units, "known_units_key", lambda: None)  # units cannot be vouched for
+        assert _catalogue.validated_ahead_key(paths) is None
+    import pydantic
+
+    with monkeypatch.context() as m:
+        m.setattr(pydantic, "VERSION", "0.0.0")
+        assert _catalogue.validated_ahead_key(paths) != key
+    with monkeypatch.context() as m:
+        m.setattr(_catalogue, "__file__", "/nonexistent/_catalogue.py")
+        assert _catalogue.validated_ahead_key(paths) is None
+
+
+def test_an_edited_shipped_file_is_loaded_and_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped folder with one file changed: its key differs, so every file is loaded and
+    checked; an error in the edit is reported as for any range file."""
+    for f in _shipped_files():
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    monkeypatch.setattr(_catalogue, "_shipped_dir", lambda: tmp_path)
+    loaded = _count_file_loads(monkeypatch)
+    stool = tmp_path / "stool.toml"
+    stool.write_bytes(stool.read_bytes() + b"\n# a comment\n")
+    _same_model(_catalogue._shipped.__wrapped__().ranges, _validated_in_full().ranges)
+    assert "stool.toml" in loaded
+    stool.write_bytes(stool.read_bytes().replace(b'unit = "ug/g"', b'unit = "ug/gx"', 1))
+    with pytest.raises(guttests.CatalogueError, match="unknown unit 'ug/gx'"):
+        _catalogue._shipped.__wrapped__()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda t: "{not json",
+        lambda t: json.dumps({**t, "rows": t["rows"][:-1]}),  # a range left out
+        lambda t: json.dumps({**t, "rows": t["rows"] + [t["rows"][0]]}),  # a file twice
+        lambda t: json.dumps(t).replace('"m": "Band"', '"m": "Result"', 1),
+        lambda t: json.dumps(t).replace(
+            '"m": "Citation", "f": {"text"', '"m": "Citation", "f": {"txt"', 1
+        ),
+        lambda t: json.dumps(t).replace('{"e": "Family"', '{"e": "Sex"', 1),
+        lambda t: json.dumps(t).replace(
+            '"analytes", {"m": "Analyte"', '"analytes", {"m": "Caveat"', 1
+        ),
+    ],
+)
+def test_a_damaged_validated_table_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: Any
+) -> None:
+    table = json.loads(
+        (files("guttests") / "_data" / _catalogue.VALIDATED_AHEAD_FILE).read_text("utf-8")
+    )
+    data = tmp_path / "_data"
+    data.mkdir()
+    text = damage(table)
+    assert text != json.dumps(table)
+    (data / _catalogue.VALIDATED_AHEAD_FILE).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(_catalogue, "files", lambda _package: tmp_path)
+    assert _catalogue._validated_ahead(_shipped_paths()) is None
+
+
+def test_a_table_with_a_good_digest_but_wrong_rows_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows that do not fit the files (one left out, one of another kind) are refused even
+    when the digest was recomputed: entries are never dropped or taken for others."""
+    text = _catalogue.validated_ahead_text(_shipped_paths())
+    head, _, body = text.partition("\n")
+    lines = body.split("\n")
+    for broken in (
+        [lines[0], *lines[2:]],  # the first file's "file" row left out
+        [ln.replace('"analytes", {"m": "Analyte"', '"ranges", {"m": "Analyte"') for ln in lines],
+    ):
+        new_body = "\n".join(broken)
+        assert new_body != body
+        digest = hashlib.sha256(new_body.encode("utf-8")).hexdigest()
+        data = tmp_path / "_data"
+        data.mkdir(exist_ok=True)
+        (data / _catalogue.VALIDATED_AHEAD_FILE).write_text(
+            head.replace(json.loads(text)["digest"], digest) + "\n" + new_body, encoding="utf-8"
+        )
+        with monkeypatch.context() as m:
+            m.setattr(_catalogue, "files", lambda _package: tmp_path)
+            assert _catalogue._validated_ahead(_shipped_paths()) is None
+
+
+@given(
+    st.one_of(
+        gst.reference_ranges(),
+        gst.analytes(),
+        gst.citations(),
+        st.sampled_from(guttests.Catalogue.default().caveats),
+    )
+)
+def test_encoding_keeps_every_type(entry: Any) -> None:
+    """What the table holds turns back into the same value, type for type."""
+    text = json.dumps(_catalogue._encode(entry), allow_nan=False)
+    _same_model(_catalogue._decode(json.loads(text)), entry)
+
+
+def test_encoding_refuses_what_it_cannot_keep() -> None:
+    with pytest.raises(TypeError, match="cannot keep a list"):
+        _catalogue._encode([1])
+    with pytest.raises(TypeError, match="cannot keep a Result"):
+        _catalogue._encode(guttests.Result(provenance=guttests.Provenance(location="x")))
+    with pytest.raises(ValueError, match="not a value of the table"):
+        _catalogue._decode([1])
+
+
 # --- what a process loads ---------------------------------------------------------------
 
 
@@ -267,15 +487,17 @@ def test_one_obx_batch_loads_no_writers_nor_lark_and_gives_the_grammar_s_answer(
     tmp_path: Path,
 ) -> None:
     """A 1-OBX HL7 batch imports no report writer, JSON reader nor lark; its
-    output is byte-identical to the output with the table of known units switched off."""
+    output is byte-identical to the output with the tables of known units and of the
+    validated catalogue switched off."""
     src = tmp_path / "one.hl7"
     src.write_text(ONE_OBX, encoding="utf-8", newline="")
     fast, slow = tmp_path / "fast.ndjson", tmp_path / "slow.ndjson"
     code = (
         "import sys\n"
-        "from guttests import _units\n"
+        "from guttests import _catalogue, _units\n"
         "if sys.argv[2] == 'grammar':\n"
         "    _units._known_units = lambda: {}\n"
+        "    _catalogue._validated_ahead = lambda _paths: None\n"
         "from guttests.cli import main\n"
         "try:\n"
         "    main(['batch', sys.argv[1], '-o', sys.argv[3], '-q'])\n"

@@ -23,9 +23,11 @@ import json
 import math
 import os
 import re
+import sys
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import Enum
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -34,8 +36,19 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from ._errors import CatalogueError, UnitError
-from ._models import Analyte, Caveat, Coding, Frozen, ReferenceRange
-from ._types import Family, RangeCategory, Specimen, ValueKind
+from ._models import (
+    Age,
+    Analyte,
+    Applicability,
+    Band,
+    Caveat,
+    Citation,
+    Coding,
+    Frozen,
+    ReferenceRange,
+    trusted,
+)
+from ._types import Evidence, Family, InterpretationCode, RangeCategory, Specimen, ValueKind
 
 __all__ = [
     "FORMAT",
@@ -1070,6 +1083,7 @@ def _build(
     *,
     only_category: RangeCategory | None,
     user: bool,
+    load: _Loader | None = None,
 ) -> Catalogue:
     current = base
     analytes = {a.id: a for a in base.analytes} if base else {}
@@ -1080,7 +1094,7 @@ def _build(
     origin = dict(base._origin) if base else {}
     user_ranges = set(base._user_ranges) if base else set()
     for path in (p for given in paths for p in _expand(given)):
-        rs = _load_file(
+        rs = (load or _load_file)(
             path, base=current, default_category=only_category, only_category=only_category
         )
         merge = functools.partial(_merge, source=rs.source, origin=origin, overridden=overridden)
@@ -1143,7 +1157,227 @@ def _shipped_dir() -> Traversable:
 
 @functools.cache
 def _shipped() -> Catalogue:
-    return _build((_shipped_dir(),), None, only_category=None, user=False)
+    paths = tuple(_as_traversable(p) for p in _expand(_shipped_dir()))
+    ahead = _validated_ahead(paths)
+    load = None if ahead is None else functools.partial(_load_ahead, ahead)
+    return _build(paths, None, only_category=None, user=False, load=load)
+
+
+# --- the shipped catalogue validated ahead -----------------------------------------------
+
+VALIDATED_AHEAD_FILE = "catalogue_validated.json"
+"""In ``_data``: the content of each shipped range file as loading it gives it (the validated
+models of its :class:`RangeSet`, every field with its exact type), written by
+``scripts/write_parsed_ahead.py``. It is used only when its ``key`` is the SHA-256 of what
+that result follows from (:func:`validated_ahead_key`): the range files' names and bytes,
+the source of this module, of ``_models`` and ``_types``, the units' key and the Python and
+pydantic versions. Then the shipped catalogue is built without validating its entries (nor
+building their validators); any difference, and it is loaded and checked as any file."""
+
+_AHEAD_MODELS: dict[str, type[BaseModel]] = {
+    m.__name__: m for m in (Analyte, Caveat, Citation, ReferenceRange, Band, Applicability, Age)
+}
+_AHEAD_ENUMS: dict[str, type[Enum]] = {
+    e.__name__: e
+    for e in (Family, RangeCategory, Specimen, ValueKind, InterpretationCode, Evidence)
+}
+
+
+class _Loader(Protocol):
+    def __call__(
+        self,
+        path: PathLike,
+        *,
+        base: Catalogue | None,
+        default_category: RangeCategory | None,
+        only_category: RangeCategory | None,
+    ) -> RangeSet: ...
+
+
+def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
+    """What the shipped catalogue validated ahead must have been computed from (see
+    :data:`VALIDATED_AHEAD_FILE`); ``None`` when part of it cannot be read."""
+    import pydantic
+    import pydantic_core
+
+    from . import _models, _types
+
+    units = _units_module()
+    units_key = getattr(units, "known_units_key", lambda: None)() if units else "no units"
+    if units_key is None:
+        return None
+    digest = hashlib.sha256()
+    digest.update(
+        f"python {sys.version_info[:3]}, pydantic {pydantic.VERSION}, "
+        f"pydantic-core {pydantic_core.__version__}, units {units_key}\0".encode()
+    )
+    try:
+        for module in (__file__, _models.__file__, _types.__file__):
+            digest.update(Path(str(module)).read_bytes())
+            digest.update(b"\0")
+        for path in paths:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _encode(value: object) -> Any:
+    """``value`` as JSON that :func:`_decode` turns back into an equal value of the same
+    types throughout: tuples, enums and models are tagged; a model keeps the fields it was
+    given and its private state."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is tuple:
+        return {"t": [_encode(v) for v in value]}
+    if isinstance(value, Enum) and _AHEAD_ENUMS.get(type(value).__name__) is type(value):
+        return {"e": type(value).__name__, "v": _encode(value.value)}
+    if isinstance(value, BaseModel) and _AHEAD_MODELS.get(type(value).__name__) is type(value):
+        if value.__pydantic_extra__ is not None:
+            raise TypeError(f"{type(value).__name__}: extra fields cannot be kept")
+        private = value.__pydantic_private__
+        return {
+            "m": type(value).__name__,
+            "f": {k: _encode(v) for k, v in value.__dict__.items()},
+            "s": sorted(value.__pydantic_fields_set__),
+            "p": None if private is None else {k: _encode(v) for k, v in private.items()},
+        }
+    raise TypeError(f"cannot keep a {type(value).__name__} in {VALIDATED_AHEAD_FILE}")
+
+
+_new = object.__new__
+_set = object.__setattr__
+_SCALARS = (str, float, int, bool, type(None))
+
+
+def _decode(data: Any) -> Any:
+    """The value :func:`_encode` gave ``data`` for; :class:`ValueError` for anything else."""
+    if type(data) in _SCALARS:
+        return data
+    if type(data) is not dict:
+        raise ValueError("not a value of the table")
+    if len(data) == 1 and type(data.get("t")) is list:
+        return tuple(v if type(v) in _SCALARS else _decode(v) for v in data["t"])
+    if data.keys() == {"e", "v"} and data["e"] in _AHEAD_ENUMS:
+        return _AHEAD_ENUMS[data["e"]](data["v"])
+    if data.keys() == {"m", "f", "s", "p"} and data["m"] in _AHEAD_MODELS:
+        cls = _AHEAD_MODELS[data["m"]]
+        fields, given, private = data["f"], data["s"], data["p"]
+        if (
+            type(fields) is not dict
+            or list(fields) != list(cls.__pydantic_fields__)
+            or type(given) is not list
+            or not fields.keys() >= set(given)
+            or not (private is None or type(private) is dict)
+        ):
+            raise ValueError(f"not a {cls.__name__} of the table")
+        m = _new(cls)
+        _set(
+            m,
+            "__dict__",
+            {k: v if type(v) in _SCALARS else _decode(v) for k, v in fields.items()},
+        )
+        _set(m, "__pydantic_fields_set__", set(given))
+        _set(m, "__pydantic_extra__", None)
+        _set(
+            m,
+            "__pydantic_private__",
+            None if private is None else {k: _decode(v) for k, v in private.items()},
+        )
+        return m
+    raise ValueError("not a value of the table")
+
+
+def validated_ahead_text(paths: Sequence[Traversable]) -> str:
+    """The table of the shipped range files ``paths`` loaded and validated as
+    :func:`Catalogue.default` loads them, one entry a line, as
+    ``scripts/write_parsed_ahead.py`` writes it. Its first line carries the SHA-256 of the
+    lines after it: a damaged or hand-edited table is not used."""
+    rows: list[list[Any]] = []
+
+    def load(path: PathLike, **kw: Any) -> RangeSet:
+        rs = _load_file(path, **kw)
+        name = _as_traversable(path).name
+        rows.append([name, "file", {k: _encode(getattr(rs, k)) for k in ("family", "category")}])
+        for part in ("caveats", "analytes", "ranges"):
+            rows.extend([name, part, _encode(entry)] for entry in getattr(rs, part))
+        return rs
+
+    _build(paths, None, only_category=None, user=False, load=load)
+    body = (
+        ' "rows": [\n'
+        + ",\n".join(json.dumps(r, ensure_ascii=False, allow_nan=False) for r in rows)
+        + "\n ]\n}\n"
+    )
+    head = {
+        "about": "the shipped catalogue, validated: written by scripts/write_parsed_ahead.py",
+        "key": validated_ahead_key(paths),
+        "digest": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+    }
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ",\n" + body
+    assert json.loads(text) == {**head, "rows": rows}
+    return text
+
+
+def _validated_ahead(paths: Sequence[Traversable]) -> dict[str, dict[str, Any]] | None:
+    """The parts of each file's :class:`RangeSet` from the table, by file name, or ``None``
+    when the table is missing, damaged or was computed from anything else."""
+    try:
+        raw = (files("guttests") / "_data" / VALIDATED_AHEAD_FILE).read_bytes()
+        table = json.loads(raw)
+    except (OSError, ValueError):
+        return None
+    if (
+        type(table) is not dict
+        or table.get("key") != validated_ahead_key(paths)
+        or table.get("digest") != hashlib.sha256(raw.partition(b"\n")[2]).hexdigest()
+    ):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for name, part, data in table["rows"]:
+            if part == "file":
+                if name in out:
+                    raise ValueError("a file twice")
+                out[name] = {"caveats": [], "analytes": [], "ranges": [], **_decode_parts(data)}
+            else:
+                out[name][part].append(_decode(data))
+        if list(out) != [p.name for p in paths]:
+            return None
+        for parts in out.values():
+            for part in ("caveats", "analytes", "ranges"):
+                parts[part] = tuple(parts[part])
+            _check_types(parts)
+    except (KeyError, TypeError, ValueError, AttributeError):  # damaged: load the files
+        return None
+    return out
+
+
+def _decode_parts(data: Any) -> dict[str, Any]:
+    if type(data) is not dict or data.keys() != {"family", "category"}:
+        raise ValueError("not the parts of a file")
+    return {k: _decode(v) for k, v in data.items()}
+
+
+def _check_types(parts: dict[str, Any]) -> None:
+    kinds = {"caveats": Caveat, "analytes": Analyte, "ranges": ReferenceRange}
+    if type(parts["family"]) is not Family or type(parts["category"]) is not RangeCategory:
+        raise ValueError("not a family and a category")
+    for part, cls in kinds.items():
+        if any(type(e) is not cls for e in parts[part]):
+            raise ValueError(f"not {part}")
+
+
+def _load_ahead(
+    ahead: Mapping[str, Mapping[str, Any]],
+    path: PathLike,
+    *,
+    base: Catalogue | None,
+    default_category: RangeCategory | None,
+    only_category: RangeCategory | None,
+) -> RangeSet:
+    parts = ahead[_as_traversable(path).name]
+    return trusted(RangeSet, source=_source_name(path), **parts)
 
 
 # --- practitioner ranges -----------------------------------------------------------------
