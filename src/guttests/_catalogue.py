@@ -1084,7 +1084,12 @@ def _build(
     only_category: RangeCategory | None,
     user: bool,
     load: _Loader | None = None,
+    needs_base: bool = True,
 ) -> Catalogue:
+    """``base`` and the files of ``paths``, each loaded (by ``load``, default
+    :func:`_load_file`) with the catalogue of those before it as its base. Without
+    ``needs_base`` (the validated table) the files get no base: only the whole catalogue is
+    built and indexed."""
     current = base
     analytes = {a.id: a for a in base.analytes} if base else {}
     ranges = {r.id: r for r in base.ranges} if base else {}
@@ -1093,7 +1098,22 @@ def _build(
     overridden = list(base.overridden) if base else []
     origin = dict(base._origin) if base else {}
     user_ranges = set(base._user_ranges) if base else set()
+
+    def snapshot() -> Catalogue:
+        return Catalogue(
+            analytes.values(),
+            ranges.values(),
+            caveats.values(),
+            sources=sources,
+            overridden=overridden,
+            origin=origin,
+            user_ranges=user_ranges,
+        )
+
+    pending = False  # files merged since ``current`` was made
     for path in (p for given in paths for p in _expand(given)):
+        if pending and needs_base:
+            current, pending = snapshot(), False
         rs = (load or _load_file)(
             path, base=current, default_category=only_category, only_category=only_category
         )
@@ -1105,15 +1125,9 @@ def _build(
             user_ranges.update(r.id for r in rs.ranges)
         _recheck_overridden_analytes(rs, ranges, origin)
         sources.append(rs.source)
-        current = Catalogue(
-            analytes.values(),
-            ranges.values(),
-            caveats.values(),
-            sources=sources,
-            overridden=overridden,
-            origin=origin,
-            user_ranges=user_ranges,
-        )
+        pending = True
+    if pending:
+        current = snapshot()
     return current if current is not None else Catalogue()
 
 
@@ -1159,8 +1173,10 @@ def _shipped_dir() -> Traversable:
 def _shipped() -> Catalogue:
     paths = tuple(_as_traversable(p) for p in _expand(_shipped_dir()))
     ahead = _validated_ahead(paths)
-    load = None if ahead is None else functools.partial(_load_ahead, ahead)
-    return _build(paths, None, only_category=None, user=False, load=load)
+    if ahead is None:
+        return _build(paths, None, only_category=None, user=False)
+    load = functools.partial(_load_ahead, ahead)
+    return _build(paths, None, only_category=None, user=False, load=load, needs_base=False)
 
 
 # --- the shipped catalogue validated ahead -----------------------------------------------
@@ -1203,7 +1219,10 @@ def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
     from . import _models, _types
 
     units = _units_module()
-    units_key = getattr(units, "known_units_key", lambda: None)() if units else "no units"
+    # the key of the table of known units, when this process uses it (it then stands for
+    # the unit definitions, grammar, units code and lark version the catalogue was checked
+    # with); without that table, no catalogue table either
+    units_key = getattr(units, "known_units_in_use", lambda: None)() if units else "no units"
     if units_key is None:
         return None
     digest = hashlib.sha256()
@@ -1224,65 +1243,66 @@ def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
 
 def _encode(value: object) -> Any:
     """``value`` as JSON that :func:`_decode` turns back into an equal value of the same
-    types throughout: tuples, enums and models are tagged; a model keeps the fields it was
-    given and its private state."""
+    types throughout. Scalars stay as they are; everything else is a list whose first item
+    says what it is: ``["t", *items]`` a tuple, ``["e", enum, value]`` an enum member,
+    ``["m", model, [field values in field order], fields given, private state]``."""
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) is tuple:
-        return {"t": [_encode(v) for v in value]}
+        return ["t", *(_encode(v) for v in value)]
     if isinstance(value, Enum) and _AHEAD_ENUMS.get(type(value).__name__) is type(value):
-        return {"e": type(value).__name__, "v": _encode(value.value)}
+        return ["e", type(value).__name__, _encode(value.value)]
     if isinstance(value, BaseModel) and _AHEAD_MODELS.get(type(value).__name__) is type(value):
         if value.__pydantic_extra__ is not None:
             raise TypeError(f"{type(value).__name__}: extra fields cannot be kept")
+        if list(value.__dict__) != list(type(value).model_fields):
+            raise TypeError(f"{type(value).__name__}: fields out of order")
         private = value.__pydantic_private__
-        return {
-            "m": type(value).__name__,
-            "f": {k: _encode(v) for k, v in value.__dict__.items()},
-            "s": sorted(value.__pydantic_fields_set__),
-            "p": None if private is None else {k: _encode(v) for k, v in private.items()},
-        }
+        return [
+            "m",
+            type(value).__name__,
+            [_encode(v) for v in value.__dict__.values()],
+            sorted(value.__pydantic_fields_set__),
+            None if private is None else {k: _encode(v) for k, v in private.items()},
+        ]
     raise TypeError(f"cannot keep a {type(value).__name__} in {VALIDATED_AHEAD_FILE}")
 
 
 _new = object.__new__
 _set = object.__setattr__
-_SCALARS = (str, float, int, bool, type(None))
+
+
+@functools.cache
+def _field_names(cls: type[BaseModel]) -> tuple[tuple[str, ...], frozenset[str]]:
+    return tuple(cls.__pydantic_fields__), frozenset(cls.__pydantic_fields__)
 
 
 def _decode(data: Any) -> Any:
-    """The value :func:`_encode` gave ``data`` for; :class:`ValueError` for anything else."""
-    if type(data) in _SCALARS:
-        return data
-    if type(data) is not dict:
+    """The value :func:`_encode` gave ``data`` for; :class:`ValueError` (or
+    :class:`KeyError`, :class:`TypeError`) for anything else."""
+    if type(data) is not list:
+        if data is None or type(data) in (bool, int, float, str):
+            return data
         raise ValueError("not a value of the table")
-    if len(data) == 1 and type(data.get("t")) is list:
-        return tuple(v if type(v) in _SCALARS else _decode(v) for v in data["t"])
-    if data.keys() == {"e", "v"} and data["e"] in _AHEAD_ENUMS:
-        return _AHEAD_ENUMS[data["e"]](data["v"])
-    if data.keys() == {"m", "f", "s", "p"} and data["m"] in _AHEAD_MODELS:
-        cls = _AHEAD_MODELS[data["m"]]
-        fields, given, private = data["f"], data["s"], data["p"]
-        if (
-            type(fields) is not dict
-            or list(fields) != list(cls.__pydantic_fields__)
-            or type(given) is not list
-            or not fields.keys() >= set(given)
-            or not (private is None or type(private) is dict)
-        ):
+    tag = data[0]
+    if tag == "t":
+        return tuple(_decode(v) if type(v) is list else v for v in data[1:])
+    if tag == "e" and len(data) == 3:
+        return _AHEAD_ENUMS[data[1]]._value2member_map_[data[2]]
+    if tag == "m" and len(data) == 5:
+        cls = _AHEAD_MODELS[data[1]]
+        names, known = _field_names(cls)
+        values, given, private = data[2], data[3], data[4]
+        if len(values) != len(names) or type(given) is not list or not known.issuperset(given):
             raise ValueError(f"not a {cls.__name__} of the table")
         m = _new(cls)
-        _set(
-            m,
-            "__dict__",
-            {k: v if type(v) in _SCALARS else _decode(v) for k, v in fields.items()},
-        )
+        _set(m, "__dict__", dict(zip(names, [_decode(v) for v in values], strict=True)))
         _set(m, "__pydantic_fields_set__", set(given))
         _set(m, "__pydantic_extra__", None)
         _set(
             m,
             "__pydantic_private__",
-            None if private is None else {k: _decode(v) for k, v in private.items()},
+            None if private is None else {str(k): _decode(v) for k, v in private.items()},
         )
         return m
     raise ValueError("not a value of the table")
@@ -1348,7 +1368,7 @@ def _validated_ahead(paths: Sequence[Traversable]) -> dict[str, dict[str, Any]] 
             for part in ("caveats", "analytes", "ranges"):
                 parts[part] = tuple(parts[part])
             _check_types(parts)
-    except (KeyError, TypeError, ValueError, AttributeError):  # damaged: load the files
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):  # damaged
         return None
     return out
 

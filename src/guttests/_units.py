@@ -519,7 +519,17 @@ def _from_json(row: list[Any]) -> tuple[str, _Parsed]:
         tuple((str(d), int(e)) for d, e in dims),
         tuple((str(d), int(p), int(n)) for d, p, n in gross),
     )
-    unit = Unit(
+    if not (
+        type(text) is str
+        and type(canonical) is str
+        and (ucum is None or type(ucum) is str)
+        and type(arbitrary) is bool
+        and type(dimensionless) is bool
+    ):
+        raise ValueError("not a unit of the table")
+    # every field given, each of its declared type: what validation would build, without
+    # building Unit's validator at start-up
+    unit = Unit.model_construct(
         text=text,
         canonical=canonical,
         ucum=ucum,
@@ -564,9 +574,20 @@ def _known_units() -> Mapping[str, _Parsed]:
     if not isinstance(data, dict) or data.get("key") != known_units_key():
         return {}
     try:
-        return dict(_from_json(row) for row in data["units"])
+        table = dict(_from_json(row) for row in data["units"])
     except (KeyError, TypeError, ValueError):  # a damaged file: parse every unit
         return {}
+    global _known_units_key
+    _known_units_key = data["key"]
+    return table
+
+
+_known_units_key: str | None = None
+
+
+def known_units_in_use() -> str | None:
+    """The key of the table of known units when this process uses it, else ``None``."""
+    return _known_units_key if _known_units() else None
 
 
 MAX_UNIT_CHARS = 64
