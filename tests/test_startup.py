@@ -41,6 +41,8 @@ ONE_OBX = (
     "OBX|1|NM|38445-3^Calprotectin^LN||12|ug/g|<=50|N|||F\r"
 )
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
 REPORT_WRITERS = (
     "guttests._reports._html",
     "guttests._reports._pdf",
@@ -520,3 +522,54 @@ def test_one_obx_batch_loads_no_writers_nor_lark_and_gives_the_grammar_s_answer(
         "N",
         "ug/g",
     )
+
+
+# What ``guttests batch`` loads: only the reader of its input's format, no report writer,
+# no other engine, and none of the shipped catalogue's validators (the catalogue comes
+# from its validated table). Structure, not timing: the modules present after the command.
+NOT_FOR_BATCH = (
+    "lark",
+    "pint",
+    "jinja2",
+    "pandas",
+    "pyarrow",
+    "dask",
+    "guttests.dataframe",
+    "guttests._dask",
+    "guttests._readers.jsonio",
+    "guttests._cli._context",
+    "guttests._cli._tables",
+    *REPORT_WRITERS,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "other_reader"),
+    [("one.hl7", "guttests._readers.fhir"), ("one.ndjson", "guttests._readers.hl7v2")],
+)
+def test_batch_loads_only_what_it_needs(tmp_path: Path, name: str, other_reader: str) -> None:
+    src = tmp_path / name
+    if name.endswith(".hl7"):
+        src.write_text(ONE_OBX, encoding="utf-8", newline="")
+    else:
+        lines = (FIXTURES / "fhir" / "food-igg-export.ndjson").read_text("utf-8").splitlines()
+        src.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")  # patient, result
+    code = (
+        "import sys\n"
+        "from guttests.cli import main\n"
+        "try:\n"
+        "    main(['batch', sys.argv[1], '-o', sys.argv[2], '-q'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "from pydantic._internal._mock_val_ser import MockValSer\n"
+        "from guttests._catalogue import RangeSet\n"
+        "from guttests._models import Analyte, Caveat\n"
+        "from guttests._readers.csv import CsvMapping\n"
+        "built = [m.__name__ for m in (Analyte, Caveat, RangeSet, CsvMapping)\n"
+        "         if not isinstance(m.__pydantic_validator__, MockValSer)]\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(tuple(sys.argv[3:])))\n"
+        "print(built, loaded)"
+    )
+    out = tmp_path / "out.ndjson"
+    assert _run(code, str(src), str(out), other_reader, *NOT_FOR_BATCH) == "[] []"
+    assert json.loads(out.read_text("utf-8").splitlines()[0])["status"] == "interpreted"
