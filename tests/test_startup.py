@@ -106,6 +106,35 @@ def test_without_the_source_the_table_is_not_used(monkeypatch: pytest.MonkeyPatc
     assert known_units_key() is None
 
 
+def test_the_units_key_follows_the_installed_lark(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another lark (its ``__init__.py``, which names its version) gives another key; no
+    lark, no key. Lark is found, never imported, to compute it."""
+    import importlib.util
+    from importlib.machinery import ModuleSpec
+
+    key = known_units_key()
+    assert key is not None
+    other = tmp_path / "__init__.py"
+    other.write_text('__version__: str = "0.0.1"\n', encoding="utf-8")
+    with monkeypatch.context() as m:
+        spec = ModuleSpec("lark", None, origin=str(other))
+        m.setattr(importlib.util, "find_spec", lambda _n: spec)
+        assert known_units_key() not in (None, key)
+    with monkeypatch.context() as m:
+        m.setattr(importlib.util, "find_spec", lambda _n: None)
+        assert known_units_key() is None
+    assert known_units_key() == key
+    assert (
+        _run(
+            "import sys; from guttests import _units; _units.known_units_key(); "
+            "print(sorted({'lark', 'importlib.metadata'} & set(sys.modules)))"
+        )
+        == "[]"
+    )
+
+
 def test_a_damaged_table_is_not_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A table with the right key but a row that cannot be read: every unit is parsed."""
     data = tmp_path / "_data"

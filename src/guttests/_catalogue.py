@@ -1220,7 +1220,7 @@ def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
 
     units = _units_module()
     # the key of the table of known units, when this process uses it (it then stands for
-    # the unit definitions, grammar, units code and lark version the catalogue was checked
+    # the unit definitions, grammar, units code and lark the catalogue was checked
     # with); without that table, no catalogue table either
     units_key = getattr(units, "known_units_in_use", lambda: None)() if units else "no units"
     if units_key is None:

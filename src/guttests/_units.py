@@ -496,9 +496,11 @@ nor builds the UCUM grammar (a tenth of a second, most of a small batch's start-
 
 def known_units_key() -> str | None:
     """What the table of known units must have been computed from: a SHA-256 of the unit
-    definitions, the UCUM grammar, this module's source and the installed lark version;
-    ``None`` when one of them cannot be read (then the table is not used)."""
-    from importlib.metadata import PackageNotFoundError, version
+    definitions, the UCUM grammar, this module's source and the installed lark (its
+    ``__init__.py``, which carries its version); ``None`` when one of them cannot be read
+    (then the table is not used). Lark is found, not imported, and ``importlib.metadata``
+    is not needed."""
+    from importlib.util import find_spec
 
     digest = hashlib.sha256()
     try:
@@ -506,8 +508,11 @@ def known_units_key() -> str | None:
             digest.update((files("guttests") / "_data" / name).read_bytes())
             digest.update(b"\0")
         digest.update(Path(__file__).read_bytes())
-        digest.update(b"\0lark " + version("lark").encode())
-    except (OSError, PackageNotFoundError):
+        lark = find_spec("lark")
+        if lark is None or lark.origin is None:
+            return None
+        digest.update(b"\0lark\0" + Path(lark.origin).read_bytes())
+    except (OSError, ImportError, ValueError):
         return None
     return digest.hexdigest()
 
