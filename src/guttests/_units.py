@@ -35,11 +35,10 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -117,8 +116,9 @@ class Unit(BaseModel):
 # --- the registry, built once --------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Term:
+# The module's small records are NamedTuples: immutable, compared and hashed by value, and
+# made at import in a fraction of a frozen dataclass's cost (start-up).
+class _Term(NamedTuple):
     """A unit expression reduced to a factor times base dimensions.
 
     ``gross`` keeps, for the dimensions of :data:`_KINDS`, the sum of positive and of
@@ -163,8 +163,7 @@ class _Term:
 _ONE = _Term(1.0, ())
 
 
-@dataclass(frozen=True, slots=True)
-class _Spellings:
+class _Spellings(NamedTuple):
     whole: Mapping[str, str]
     token: Mapping[str, str]
     canonical: Mapping[str, str]
@@ -174,8 +173,7 @@ class _Spellings:
     """Lab spellings of assay-specific units (EU, AU, ...), replaced before UCUM parsing."""
 
 
-@dataclass(frozen=True, slots=True)
-class _State:
+class _State(NamedTuple):
     parser: Lark
     atoms: Mapping[str, str]
     """UCUM atom -> pint name."""
@@ -329,14 +327,12 @@ def registry() -> _PintRegistry:
 # --- parsing ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Parsed:
+class _Parsed(NamedTuple):
     unit: Unit
     term: _Term
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
+class _Node(NamedTuple):
     term: _Term
     text: str
     compound: bool
