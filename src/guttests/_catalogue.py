@@ -70,10 +70,11 @@ FORMAT = "guttests-ranges/1"
 PathLike = str | os.PathLike[str] | Traversable
 
 _M = TypeVar("_M", bound=BaseModel)
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# patterns of loading and its errors, compiled (by re) when a file is loaded, not at import
+_ID = r"^[a-z0-9][a-z0-9_.-]*$"
 _TOP_KEYS = ("format", "family", "category", "caveats", "analyte", "range")
-_ENTRY_PREFIX = re.compile(r"^range [^:]*: ")
-_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+_ENTRY_PREFIX = r"^range [^:]*: "
+_LINE = r"\(at line (\d+), column (\d+)\)"
 
 
 class _Default:
@@ -177,8 +178,8 @@ def _read_toml(path: PathLike, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        m = _LINE.search(str(exc))
-        msg = _LINE.sub("", str(exc)).strip()
+        m = re.search(_LINE, str(exc))
+        msg = re.sub(_LINE, "", str(exc)).strip()
         raise CatalogueError(
             f"TOML syntax error: {msg}",
             source=source,
@@ -326,7 +327,7 @@ class _FileLoader:
         out = []
         for cid, entry in table.items():
             where = f"caveat {_quote(cid)}"
-            if not _ID.match(cid):
+            if not re.match(_ID, cid):
                 raise self.error("a caveat id is lower-case letters, digits, '_', '.', '-'", where)
             if not isinstance(entry, dict):
                 raise self.error("a caveat must be a table with text and citations", where)
@@ -445,7 +446,7 @@ def _readable(exc: ValidationError) -> str:
             text = f"{loc}: unknown value {value!r} (expected one of {err['ctx']['expected']})"
         elif kind == "value_error":
             # the models prefix "range <id>: "; the location already names the entry
-            text = _ENTRY_PREFIX.sub("", msg.removeprefix("Value error, "))
+            text = re.sub(_ENTRY_PREFIX, "", msg.removeprefix("Value error, "))
             text = f"{loc}: {text}" if loc else text
         else:
             shown = "" if isinstance(value, dict | list) else f", got {value!r}"
