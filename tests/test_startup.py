@@ -306,6 +306,10 @@ def test_validated_catalogue_is_current_and_gives_the_validated_catalogue() -> N
     table = json.loads(
         (files("guttests") / "_data" / _catalogue.VALIDATED_AHEAD_FILE).read_text("utf-8")
     )
+    if table["validated_with"] != _catalogue._validator_versions():
+        # validated by another pydantic: not used here (its key differs), nothing to check
+        assert _catalogue._validated_ahead(_shipped_paths()) is None
+        pytest.skip(f"table written with {table['validated_with']}")
     paths = _shipped_paths()
     assert table["key"] == _catalogue.validated_ahead_key(paths), (
         "run: python scripts/write_parsed_ahead.py"

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import re
-import sys
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -1187,9 +1186,10 @@ VALIDATED_AHEAD_FILE = "catalogue_validated.json"
 models of its :class:`RangeSet`, every field with its exact type), written by
 ``scripts/write_parsed_ahead.py``. It is used only when its ``key`` is the SHA-256 of what
 that result follows from (:func:`validated_ahead_key`): the range files' names and bytes,
-the source of this module, of ``_models`` and ``_types``, the units' key and the Python and
-pydantic versions. Then the shipped catalogue is built without validating its entries (nor
-building their validators); any difference, and it is loaded and checked as any file."""
+the source of this module, of ``_models`` and ``_types``, the key of the units table in use
+and the pydantic version (also named in clear, ``validated_with``). Then the shipped catalogue
+is built without validating its entries (nor building their validators); any difference, and
+it is loaded and checked as any file."""
 
 _AHEAD_MODELS: dict[str, type[BaseModel]] = {
     m.__name__: m for m in (Analyte, Caveat, Citation, ReferenceRange, Band, Applicability, Age)
@@ -1211,12 +1211,17 @@ class _Loader(Protocol):
     ) -> RangeSet: ...
 
 
-def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
-    """What the shipped catalogue validated ahead must have been computed from (see
-    :data:`VALIDATED_AHEAD_FILE`); ``None`` when part of it cannot be read."""
+def _validator_versions() -> str:
+    """The pydantic that validated: what the table's key and its ``validated_with`` name."""
     import pydantic
     import pydantic_core
 
+    return f"pydantic {pydantic.VERSION}, pydantic-core {pydantic_core.__version__}"
+
+
+def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
+    """What the shipped catalogue validated ahead must have been computed from (see
+    :data:`VALIDATED_AHEAD_FILE`); ``None`` when part of it cannot be read."""
     from . import _models, _types
 
     units = _units_module()
@@ -1227,10 +1232,7 @@ def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
     if units_key is None:
         return None
     digest = hashlib.sha256()
-    digest.update(
-        f"python {sys.version_info[:3]}, pydantic {pydantic.VERSION}, "
-        f"pydantic-core {pydantic_core.__version__}, units {units_key}\0".encode()
-    )
+    digest.update(f"{_validator_versions()}, units {units_key}\0".encode())
     try:
         for module in (__file__, _models.__file__, _types.__file__):
             digest.update(Path(str(module)).read_bytes())
@@ -1333,6 +1335,7 @@ def validated_ahead_text(paths: Sequence[Traversable]) -> str:
     head = {
         "about": "the shipped catalogue, validated: written by scripts/write_parsed_ahead.py",
         "key": validated_ahead_key(paths),
+        "validated_with": _validator_versions(),
         "digest": hashlib.sha256(body.encode("utf-8")).hexdigest(),
     }
     text = json.dumps(head, ensure_ascii=False)[:-1] + ",\n" + body
