@@ -4,11 +4,18 @@
   examples and of ``scripts/common_units.txt`` as the UCUM grammar parses it, keyed by a hash
   of what that depends on (``guttests._units.known_units_key``): a stale table is never used;
 * ``src/guttests/_data/ranges_parsed.json``: the shipped range files as TOML parses them, by
-  the SHA-256 of each file's bytes: an edited file is parsed again.
+  the SHA-256 of each file's bytes: an edited file is parsed again;
+* ``src/guttests/_data/catalogue_validated.json``: the shipped catalogue as loading and
+  validating its files gives it, keyed by a hash of the files, of ``_catalogue.py``,
+  ``_models.py`` and ``_types.py``, of the units table's key and of the pydantic version
+  (``guttests._catalogue.validated_ahead_key``): ``Catalogue.default()`` then builds no
+  validators.
 
 Run ``python scripts/write_parsed_ahead.py`` after changing units.txt, the grammar,
-``_units.py``, the lark version or a shipped range file. Tests (tests/test_startup.py) fail
-while either table differs from a fresh one.
+``_units.py``, ``_models.py``, ``_types.py``, ``_catalogue.py``, the lark or pydantic version,
+or a shipped range file. Tests (tests/test_startup.py) fail while a table differs from a
+fresh one (the validated catalogue's test is skipped under another pydantic: the table is
+then not used).
 """
 
 from __future__ import annotations
@@ -19,8 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from guttests import Catalogue, read
-from guttests._catalogue import PARSED_AHEAD_FILE, parsed_ahead_table
-from guttests._units import KNOWN_UNITS_FILE, known_table
+from guttests._catalogue import (
+    PARSED_AHEAD_FILE,
+    VALIDATED_AHEAD_FILE,
+    parsed_ahead_table,
+    validated_ahead_text,
+)
+from guttests._units import KNOWN_UNITS_FILE, _known_units, known_table
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "src" / "guttests" / "_data"
@@ -71,6 +83,14 @@ def main() -> None:
         key=lambda f: f.name,
     )
     _write(DATA / PARSED_AHEAD_FILE, parsed_ahead_table(shipped), "files")
+    # after the units table: the key of the validated catalogue includes the key of the
+    # units table in use, which is the table just written
+    _known_units.cache_clear()
+    text = validated_ahead_text(shipped)
+    if json.loads(text)["key"] is None:
+        raise SystemExit("the table of known units is not in use: the catalogue has no key")
+    (DATA / VALIDATED_AHEAD_FILE).write_text(text, encoding="utf-8")
+    print(DATA / VALIDATED_AHEAD_FILE)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import os
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import Enum
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -34,8 +35,19 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar, cast
 from pydantic import BaseModel, ValidationError
 
 from ._errors import CatalogueError, UnitError
-from ._models import Analyte, Caveat, Coding, Frozen, ReferenceRange
-from ._types import Family, RangeCategory, Specimen, ValueKind
+from ._models import (
+    Age,
+    Analyte,
+    Applicability,
+    Band,
+    Caveat,
+    Citation,
+    Coding,
+    Frozen,
+    ReferenceRange,
+    trusted,
+)
+from ._types import Evidence, Family, InterpretationCode, RangeCategory, Specimen, ValueKind
 
 __all__ = [
     "FORMAT",
@@ -57,10 +69,11 @@ FORMAT = "guttests-ranges/1"
 PathLike = str | os.PathLike[str] | Traversable
 
 _M = TypeVar("_M", bound=BaseModel)
-_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+# patterns of loading and its errors, compiled (by re) when a file is loaded, not at import
+_ID = r"^[a-z0-9][a-z0-9_.-]*$"
 _TOP_KEYS = ("format", "family", "category", "caveats", "analyte", "range")
-_ENTRY_PREFIX = re.compile(r"^range [^:]*: ")
-_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+_ENTRY_PREFIX = r"^range [^:]*: "
+_LINE = r"\(at line (\d+), column (\d+)\)"
 
 
 class _Default:
@@ -164,8 +177,8 @@ def _read_toml(path: PathLike, source: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        m = _LINE.search(str(exc))
-        msg = _LINE.sub("", str(exc)).strip()
+        m = re.search(_LINE, str(exc))
+        msg = re.sub(_LINE, "", str(exc)).strip()
         raise CatalogueError(
             f"TOML syntax error: {msg}",
             source=source,
@@ -313,7 +326,7 @@ class _FileLoader:
         out = []
         for cid, entry in table.items():
             where = f"caveat {_quote(cid)}"
-            if not _ID.match(cid):
+            if not re.match(_ID, cid):
                 raise self.error("a caveat id is lower-case letters, digits, '_', '.', '-'", where)
             if not isinstance(entry, dict):
                 raise self.error("a caveat must be a table with text and citations", where)
@@ -432,7 +445,7 @@ def _readable(exc: ValidationError) -> str:
             text = f"{loc}: unknown value {value!r} (expected one of {err['ctx']['expected']})"
         elif kind == "value_error":
             # the models prefix "range <id>: "; the location already names the entry
-            text = _ENTRY_PREFIX.sub("", msg.removeprefix("Value error, "))
+            text = re.sub(_ENTRY_PREFIX, "", msg.removeprefix("Value error, "))
             text = f"{loc}: {text}" if loc else text
         else:
             shown = "" if isinstance(value, dict | list) else f", got {value!r}"
@@ -1070,7 +1083,13 @@ def _build(
     *,
     only_category: RangeCategory | None,
     user: bool,
+    load: _Loader | None = None,
+    needs_base: bool = True,
 ) -> Catalogue:
+    """``base`` and the files of ``paths``, each loaded (by ``load``, default
+    :func:`_load_file`) with the catalogue of those before it as its base. Without
+    ``needs_base`` (the validated table) the files get no base: only the whole catalogue is
+    built and indexed."""
     current = base
     analytes = {a.id: a for a in base.analytes} if base else {}
     ranges = {r.id: r for r in base.ranges} if base else {}
@@ -1079,8 +1098,23 @@ def _build(
     overridden = list(base.overridden) if base else []
     origin = dict(base._origin) if base else {}
     user_ranges = set(base._user_ranges) if base else set()
+
+    def snapshot() -> Catalogue:
+        return Catalogue(
+            analytes.values(),
+            ranges.values(),
+            caveats.values(),
+            sources=sources,
+            overridden=overridden,
+            origin=origin,
+            user_ranges=user_ranges,
+        )
+
+    pending = False  # files merged since ``current`` was made
     for path in (p for given in paths for p in _expand(given)):
-        rs = _load_file(
+        if pending and needs_base:
+            current, pending = snapshot(), False
+        rs = (load or _load_file)(
             path, base=current, default_category=only_category, only_category=only_category
         )
         merge = functools.partial(_merge, source=rs.source, origin=origin, overridden=overridden)
@@ -1091,15 +1125,9 @@ def _build(
             user_ranges.update(r.id for r in rs.ranges)
         _recheck_overridden_analytes(rs, ranges, origin)
         sources.append(rs.source)
-        current = Catalogue(
-            analytes.values(),
-            ranges.values(),
-            caveats.values(),
-            sources=sources,
-            overridden=overridden,
-            origin=origin,
-            user_ranges=user_ranges,
-        )
+        pending = True
+    if pending:
+        current = snapshot()
     return current if current is not None else Catalogue()
 
 
@@ -1143,7 +1171,237 @@ def _shipped_dir() -> Traversable:
 
 @functools.cache
 def _shipped() -> Catalogue:
-    return _build((_shipped_dir(),), None, only_category=None, user=False)
+    paths = tuple(_as_traversable(p) for p in _expand(_shipped_dir()))
+    ahead = _validated_ahead(paths)
+    if ahead is None:
+        return _build(paths, None, only_category=None, user=False)
+    load = functools.partial(_load_ahead, ahead)
+    return _build(paths, None, only_category=None, user=False, load=load, needs_base=False)
+
+
+# --- the shipped catalogue validated ahead -----------------------------------------------
+
+VALIDATED_AHEAD_FILE = "catalogue_validated.json"
+"""In ``_data``: the content of each shipped range file as loading it gives it (the validated
+models of its :class:`RangeSet`, every field with its exact type), written by
+``scripts/write_parsed_ahead.py``. It is used only when its ``key`` is the SHA-256 of what
+that result follows from (:func:`validated_ahead_key`): the range files' names and bytes,
+the source of this module, of ``_models`` and ``_types``, the key of the units table in use
+and the pydantic version (also named in clear, ``validated_with``). Then the shipped catalogue
+is built without validating its entries (nor building their validators); any difference, and
+it is loaded and checked as any file."""
+
+_AHEAD_MODELS: dict[str, type[BaseModel]] = {
+    m.__name__: m for m in (Analyte, Caveat, Citation, ReferenceRange, Band, Applicability, Age)
+}
+_AHEAD_ENUMS: dict[str, type[Enum]] = {
+    e.__name__: e
+    for e in (Family, RangeCategory, Specimen, ValueKind, InterpretationCode, Evidence)
+}
+
+
+class _Loader(Protocol):
+    def __call__(
+        self,
+        path: PathLike,
+        *,
+        base: Catalogue | None,
+        default_category: RangeCategory | None,
+        only_category: RangeCategory | None,
+    ) -> RangeSet: ...
+
+
+def _validator_versions() -> str:
+    """The pydantic that validated: what the table's key and its ``validated_with`` name."""
+    import pydantic
+    import pydantic_core
+
+    return f"pydantic {pydantic.VERSION}, pydantic-core {pydantic_core.__version__}"
+
+
+def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
+    """What the shipped catalogue validated ahead must have been computed from (see
+    :data:`VALIDATED_AHEAD_FILE`); ``None`` when part of it cannot be read."""
+    from . import _models, _types
+
+    units = _units_module()
+    # the key of the table of known units, when this process uses it (it then stands for
+    # the unit definitions, grammar, units code and lark the catalogue was checked
+    # with); without that table, no catalogue table either
+    units_key = getattr(units, "known_units_in_use", lambda: None)() if units else "no units"
+    if units_key is None:
+        return None
+    digest = hashlib.sha256()
+    digest.update(f"{_validator_versions()}, units {units_key}\0".encode())
+    try:
+        for module in (__file__, _models.__file__, _types.__file__):
+            digest.update(Path(str(module)).read_bytes())
+            digest.update(b"\0")
+        for path in paths:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def _encode(value: object) -> Any:
+    """``value`` as JSON that :func:`_decode` turns back into an equal value of the same
+    types throughout. Scalars stay as they are; everything else is a list whose first item
+    says what it is: ``["t", *items]`` a tuple, ``["e", enum, value]`` an enum member,
+    ``["m", model, [field values in field order], fields given, private state]``."""
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if type(value) is tuple:
+        return ["t", *(_encode(v) for v in value)]
+    if isinstance(value, Enum) and _AHEAD_ENUMS.get(type(value).__name__) is type(value):
+        return ["e", type(value).__name__, _encode(value.value)]
+    if isinstance(value, BaseModel) and _AHEAD_MODELS.get(type(value).__name__) is type(value):
+        if value.__pydantic_extra__ is not None:
+            raise TypeError(f"{type(value).__name__}: extra fields cannot be kept")
+        if list(value.__dict__) != list(type(value).model_fields):
+            raise TypeError(f"{type(value).__name__}: fields out of order")
+        private = value.__pydantic_private__
+        return [
+            "m",
+            type(value).__name__,
+            [_encode(v) for v in value.__dict__.values()],
+            sorted(value.__pydantic_fields_set__),
+            None if private is None else {k: _encode(v) for k, v in private.items()},
+        ]
+    raise TypeError(f"cannot keep a {type(value).__name__} in {VALIDATED_AHEAD_FILE}")
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+@functools.cache
+def _field_names(cls: type[BaseModel]) -> tuple[tuple[str, ...], frozenset[str]]:
+    return tuple(cls.__pydantic_fields__), frozenset(cls.__pydantic_fields__)
+
+
+def _decode(data: Any) -> Any:
+    """The value :func:`_encode` gave ``data`` for; :class:`ValueError` (or
+    :class:`KeyError`, :class:`TypeError`) for anything else."""
+    if type(data) is not list:
+        if data is None or type(data) in (bool, int, float, str):
+            return data
+        raise ValueError("not a value of the table")
+    tag = data[0]
+    if tag == "t":
+        return tuple(_decode(v) if type(v) is list else v for v in data[1:])
+    if tag == "e" and len(data) == 3:
+        return _AHEAD_ENUMS[data[1]]._value2member_map_[data[2]]
+    if tag == "m" and len(data) == 5:
+        cls = _AHEAD_MODELS[data[1]]
+        names, known = _field_names(cls)
+        values, given, private = data[2], data[3], data[4]
+        if len(values) != len(names) or type(given) is not list or not known.issuperset(given):
+            raise ValueError(f"not a {cls.__name__} of the table")
+        m = _new(cls)
+        _set(m, "__dict__", dict(zip(names, [_decode(v) for v in values], strict=True)))
+        _set(m, "__pydantic_fields_set__", set(given))
+        _set(m, "__pydantic_extra__", None)
+        _set(
+            m,
+            "__pydantic_private__",
+            None if private is None else {str(k): _decode(v) for k, v in private.items()},
+        )
+        return m
+    raise ValueError("not a value of the table")
+
+
+def validated_ahead_text(paths: Sequence[Traversable]) -> str:
+    """The table of the shipped range files ``paths`` loaded and validated as
+    :func:`Catalogue.default` loads them, one entry a line, as
+    ``scripts/write_parsed_ahead.py`` writes it. Its first line carries the SHA-256 of the
+    lines after it: a damaged or hand-edited table is not used."""
+    rows: list[list[Any]] = []
+
+    def load(path: PathLike, **kw: Any) -> RangeSet:
+        rs = _load_file(path, **kw)
+        name = _as_traversable(path).name
+        rows.append([name, "file", {k: _encode(getattr(rs, k)) for k in ("family", "category")}])
+        for part in ("caveats", "analytes", "ranges"):
+            rows.extend([name, part, _encode(entry)] for entry in getattr(rs, part))
+        return rs
+
+    _build(paths, None, only_category=None, user=False, load=load)
+    body = (
+        ' "rows": [\n'
+        + ",\n".join(json.dumps(r, ensure_ascii=False, allow_nan=False) for r in rows)
+        + "\n ]\n}\n"
+    )
+    head = {
+        "about": "the shipped catalogue, validated: written by scripts/write_parsed_ahead.py",
+        "key": validated_ahead_key(paths),
+        "validated_with": _validator_versions(),
+        "digest": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+    }
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ",\n" + body
+    assert json.loads(text) == {**head, "rows": rows}
+    return text
+
+
+def _validated_ahead(paths: Sequence[Traversable]) -> dict[str, dict[str, Any]] | None:
+    """The parts of each file's :class:`RangeSet` from the table, by file name, or ``None``
+    when the table is missing, damaged or was computed from anything else."""
+    try:
+        raw = (files("guttests") / "_data" / VALIDATED_AHEAD_FILE).read_bytes()
+        table = json.loads(raw)
+    except (OSError, ValueError):
+        return None
+    if (
+        type(table) is not dict
+        or table.get("key") != validated_ahead_key(paths)
+        or table.get("digest") != hashlib.sha256(raw.partition(b"\n")[2]).hexdigest()
+    ):
+        return None
+    out: dict[str, dict[str, Any]] = {}
+    try:
+        for name, part, data in table["rows"]:
+            if part == "file":
+                if name in out:
+                    raise ValueError("a file twice")
+                out[name] = {"caveats": [], "analytes": [], "ranges": [], **_decode_parts(data)}
+            else:
+                out[name][part].append(_decode(data))
+        if list(out) != [p.name for p in paths]:
+            return None
+        for parts in out.values():
+            for part in ("caveats", "analytes", "ranges"):
+                parts[part] = tuple(parts[part])
+            _check_types(parts)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):  # damaged
+        return None
+    return out
+
+
+def _decode_parts(data: Any) -> dict[str, Any]:
+    if type(data) is not dict or data.keys() != {"family", "category"}:
+        raise ValueError("not the parts of a file")
+    return {k: _decode(v) for k, v in data.items()}
+
+
+def _check_types(parts: dict[str, Any]) -> None:
+    kinds = {"caveats": Caveat, "analytes": Analyte, "ranges": ReferenceRange}
+    if type(parts["family"]) is not Family or type(parts["category"]) is not RangeCategory:
+        raise ValueError("not a family and a category")
+    for part, cls in kinds.items():
+        if any(type(e) is not cls for e in parts[part]):
+            raise ValueError(f"not {part}")
+
+
+def _load_ahead(
+    ahead: Mapping[str, Mapping[str, Any]],
+    path: PathLike,
+    *,
+    base: Catalogue | None,
+    default_category: RangeCategory | None,
+    only_category: RangeCategory | None,
+) -> RangeSet:
+    parts = ahead[_as_traversable(path).name]
+    return trusted(RangeSet, source=_source_name(path), **parts)
 
 
 # --- practitioner ranges -----------------------------------------------------------------

@@ -9,8 +9,8 @@ engine turns each result into an :class:`Interpretation`.
 (True, False)
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: pydantic then takes the field annotations
+# as objects instead of evaluating ~120 strings when each class is made (start-up).
 import itertools
 import math
 from datetime import date, datetime
@@ -133,7 +133,7 @@ class Citation(Frozen):
     pmid: str | None = None
 
     @model_validator(mode="after")
-    def _says_something(self) -> Citation:
+    def _says_something(self) -> "Citation":
         # Three spaces are three characters but cite nothing.
         if len(self.text.strip()) < 3:
             raise ValueError("missing citation: the source text is blank or too short")
@@ -224,7 +224,7 @@ class Applicability(Frozen):
     collection_window: str | None = None
 
     @model_validator(mode="after")
-    def _ages_ordered(self) -> Applicability:
+    def _ages_ordered(self) -> "Applicability":
         if self.age_low and self.age_high and self.age_low.days >= self.age_high.days:
             raise ValueError(
                 f"age interval is empty or inverted: {self.age_low} to {self.age_high}"
@@ -306,7 +306,7 @@ class Band(Frozen):
     terms: tuple[str, ...] = ()
 
     @model_validator(mode="after")
-    def _valid(self) -> Band:
+    def _valid(self) -> "Band":
         for v in (self.low, self.high):
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"band {self.label!r}: bounds must be finite numbers")
@@ -403,7 +403,7 @@ class ReferenceRange(Frozen):
     note: str | None = None
 
     @model_validator(mode="after")
-    def _valid(self) -> ReferenceRange:
+    def _valid(self) -> "ReferenceRange":
         # Pydantic runs "after" validators again whenever a built range is passed
         # on as a field (Result.lab_range); the checks need to run only once.
         if self.__pydantic_private__ and self.__pydantic_private__.get("_checked"):
@@ -603,7 +603,7 @@ class PatientContext(Frozen):
         delta = (day - self.birth_date).days
         return float(delta) if delta >= 0 else None
 
-    def deidentified(self) -> PatientContext:
+    def deidentified(self) -> "PatientContext":
         """The same context without name and identifiers."""
         return self.model_copy(update={"patient_id": None, "identifiers": (), "name": None})
 
@@ -661,7 +661,7 @@ class Result(Frozen):
     ``value_text`` (``value_or_error``, ``coded_value``), all the check below asks."""
 
     @model_validator(mode="after")
-    def _value_agrees_with_text(self) -> Result:
+    def _value_agrees_with_text(self) -> "Result":
         # A parsed value that says something else than the text it came from would be
         # interpreted silently wrong: value_text="180" with value 20 is refused.
         problem = value_text_problem(self.value_text, self.value)

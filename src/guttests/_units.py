@@ -35,11 +35,10 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias, cast
 
 from pydantic import BaseModel, ConfigDict
 
@@ -83,13 +82,15 @@ _SPECIAL_PREFIX = "[special_"
 # fraction, substance fraction, volume fraction), never a plain number.
 _KINDS = frozenset({"[mass]", "[substance]", "[length]"})
 _MICRO_SIGNS = str.maketrans({"\u00b5": "u", "\u03bc": "u"})
-_SPACES = re.compile(r"\s+")
-_SCALE = re.compile(r"^(?:[xX×]\s*)?10\s*(?:\^|[eE]|\*\*|\*)\s*(?P<e>[+-]?\d+)\s*(?P<rest>.*)$")
-_UCUM_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=.*#\s*ucum:\s*(?P<code>\S+)")
-_PREFIX_LINE = re.compile(r"^(?P<name>[A-Za-z]+)-\s*=\s*\S+\s*=\s*(?P<code>[A-Za-z]+)-")
-_TERMINAL = re.compile(r"^[A-Z_]+:")
-_LITERALS = re.compile(r'^(?P<name>[A-Z_]+):\s*(?P<body>(?:"[^"]*"\s*\|?\s*)+)$')
-_SPELLING_LINE = re.compile(r"^#@\s*(?P<kind>[a-z]+):\s*(?P<body>.+?)\s*$")
+# Patterns of the grammar and definitions (used when a unit is parsed, not at import): kept
+# as text, compiled by ``re`` on first use and cached there.
+_SPACES = r"\s+"
+_SCALE = r"^(?:[xX×]\s*)?10\s*(?:\^|[eE]|\*\*|\*)\s*(?P<e>[+-]?\d+)\s*(?P<rest>.*)$"
+_UCUM_LINE = r"^(?P<name>[A-Za-z_]\w*)\s*=.*#\s*ucum:\s*(?P<code>\S+)"
+_PREFIX_LINE = r"^(?P<name>[A-Za-z]+)-\s*=\s*\S+\s*=\s*(?P<code>[A-Za-z]+)-"
+_TERMINAL = r"^[A-Z_]+:"
+_LITERALS = r'^(?P<name>[A-Z_]+):\s*(?P<body>(?:"[^"]*"\s*\|?\s*)+)$'
+_SPELLING_LINE = r"^#@\s*(?P<kind>[a-z]+):\s*(?P<body>.+?)\s*$"
 
 
 class Unit(BaseModel):
@@ -117,8 +118,9 @@ class Unit(BaseModel):
 # --- the registry, built once --------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Term:
+# The module's small records are NamedTuples: immutable, compared and hashed by value, and
+# made at import in a fraction of a frozen dataclass's cost (start-up).
+class _Term(NamedTuple):
     """A unit expression reduced to a factor times base dimensions.
 
     ``gross`` keeps, for the dimensions of :data:`_KINDS`, the sum of positive and of
@@ -163,8 +165,7 @@ class _Term:
 _ONE = _Term(1.0, ())
 
 
-@dataclass(frozen=True, slots=True)
-class _Spellings:
+class _Spellings(NamedTuple):
     whole: Mapping[str, str]
     token: Mapping[str, str]
     canonical: Mapping[str, str]
@@ -174,8 +175,7 @@ class _Spellings:
     """Lab spellings of assay-specific units (EU, AU, ...), replaced before UCUM parsing."""
 
 
-@dataclass(frozen=True, slots=True)
-class _State:
+class _State(NamedTuple):
     parser: Lark
     atoms: Mapping[str, str]
     """UCUM atom -> pint name."""
@@ -202,7 +202,7 @@ def _read_spellings(lines: list[str]) -> _Spellings:
     }
     dimensionless: set[str] = set()
     for line in lines:
-        m = _SPELLING_LINE.match(line)
+        m = re.match(_SPELLING_LINE, line)
         if not m:
             continue
         kind, body = m["kind"], m["body"]
@@ -230,8 +230,8 @@ def _state() -> _State:
     from lark import Lark
 
     lines = _read_data().splitlines()
-    atoms = {m["code"]: m["name"] for line in lines if (m := _UCUM_LINE.match(line))}
-    prefixes = {m["code"]: m["name"] for line in lines if (m := _PREFIX_LINE.match(line))}
+    atoms = {m["code"]: m["name"] for line in lines if (m := re.match(_UCUM_LINE, line))}
+    prefixes = {m["code"]: m["name"] for line in lines if (m := re.match(_PREFIX_LINE, line))}
     parser = Lark(_grammar(), start="main_term", strict=True)
     roots, prefix_factors = _roots(lines)
     return _State(parser, atoms, prefixes, _read_spellings(lines), roots, prefix_factors)
@@ -247,13 +247,13 @@ def _registry() -> pint.UnitRegistry[Any]:
 
 
 _NUMBER = r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
-_BASE_DEF = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<dim>\[\w+\])$")
-_UNIT_DEF = re.compile(
+_BASE_DEF = r"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<dim>\[\w+\])$"
+_UNIT_DEF = (
     rf"^(?P<name>[A-Za-z_]\w*)\s*=\s*(?P<number>{_NUMBER})"
     r"(?P<refs>(?:\s*\*\s*[A-Za-z_]\w*(?:\s*\*\*\s*-?[0-9]+)?)*)$"
 )
-_REF = re.compile(r"\*\s*(?P<unit>[A-Za-z_]\w*)(?:\s*\*\*\s*(?P<exp>-?[0-9]+))?")
-_PREFIX_DEF = re.compile(rf"^(?P<name>[A-Za-z]+)-\s*=\s*(?P<number>{_NUMBER})\s*=")
+_REF = r"\*\s*(?P<unit>[A-Za-z_]\w*)(?:\s*\*\*\s*(?P<exp>-?[0-9]+))?"
+_PREFIX_DEF = rf"^(?P<name>[A-Za-z]+)-\s*=\s*(?P<number>{_NUMBER})\s*="
 
 
 def _roots(lines: list[str]) -> tuple[dict[str, _Term], dict[str, float]]:
@@ -271,13 +271,13 @@ def _roots(lines: list[str]) -> tuple[dict[str, _Term], dict[str, float]]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        if m := _PREFIX_DEF.match(line):
+        if m := re.match(_PREFIX_DEF, line):
             prefixes[m["name"]] = float(m["number"])
-        elif m := _BASE_DEF.match(line):
+        elif m := re.match(_BASE_DEF, line):
             roots[m["name"]] = _Term(1.0, ((m["dim"], 1),))
-        elif m := _UNIT_DEF.match(line):
+        elif m := re.match(_UNIT_DEF, line):
             term = _Term(float(m["number"]), ())
-            for ref in _REF.finditer(m["refs"]):
+            for ref in re.finditer(_REF, m["refs"]):
                 known = roots.get(ref["unit"])
                 if known is None:
                     break
@@ -297,7 +297,7 @@ def _grammar() -> str:
     path = files("guttests") / "_data" / "ucum_grammar.lark"
     lines: list[str] = []
     for line in path.read_text(encoding="utf-8").splitlines():
-        if lines and line.lstrip().startswith("|") and _TERMINAL.match(lines[-1]):
+        if lines and line.lstrip().startswith("|") and re.match(_TERMINAL, lines[-1]):
             lines[-1] += " " + line.strip()
         else:
             lines.append(line)
@@ -305,7 +305,7 @@ def _grammar() -> str:
 
 
 def _as_regex(line: str) -> str:
-    m = _LITERALS.match(line)
+    m = re.match(_LITERALS, line)
     if not m:
         return line
     # longest first, so that a regex alternation finds what lark's literal matching finds
@@ -329,14 +329,12 @@ def registry() -> _PintRegistry:
 # --- parsing ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Parsed:
+class _Parsed(NamedTuple):
     unit: Unit
     term: _Term
 
 
-@dataclass(frozen=True, slots=True)
-class _Node:
+class _Node(NamedTuple):
     term: _Term
     text: str
     compound: bool
@@ -440,7 +438,7 @@ def _lab_to_ucum(state: _State, text: str) -> str | None:
     parts = []
     for part in text.split("/"):
         p = part.strip()
-        scale = _SCALE.match(p)
+        scale = re.match(_SCALE, p)
         if scale:
             if len(scale["e"].lstrip("+-").lstrip("0")) > 3:
                 # beyond any float (and beyond int()'s 4300-digit limit): no unit
@@ -496,9 +494,11 @@ nor builds the UCUM grammar (a tenth of a second, most of a small batch's start-
 
 def known_units_key() -> str | None:
     """What the table of known units must have been computed from: a SHA-256 of the unit
-    definitions, the UCUM grammar, this module's source and the installed lark version;
-    ``None`` when one of them cannot be read (then the table is not used)."""
-    from importlib.metadata import PackageNotFoundError, version
+    definitions, the UCUM grammar, this module's source and the installed lark (its
+    ``__init__.py``, which carries its version); ``None`` when one of them cannot be read
+    (then the table is not used). Lark is found, not imported, and ``importlib.metadata``
+    is not needed."""
+    from importlib.util import find_spec
 
     digest = hashlib.sha256()
     try:
@@ -506,8 +506,11 @@ def known_units_key() -> str | None:
             digest.update((files("guttests") / "_data" / name).read_bytes())
             digest.update(b"\0")
         digest.update(Path(__file__).read_bytes())
-        digest.update(b"\0lark " + version("lark").encode())
-    except (OSError, PackageNotFoundError):
+        lark = find_spec("lark")
+        if lark is None or lark.origin is None:
+            return None
+        digest.update(b"\0lark\0" + Path(lark.origin).read_bytes())
+    except (OSError, ImportError, ValueError):
         return None
     return digest.hexdigest()
 
@@ -519,7 +522,17 @@ def _from_json(row: list[Any]) -> tuple[str, _Parsed]:
         tuple((str(d), int(e)) for d, e in dims),
         tuple((str(d), int(p), int(n)) for d, p, n in gross),
     )
-    unit = Unit(
+    if not (
+        type(text) is str
+        and type(canonical) is str
+        and (ucum is None or type(ucum) is str)
+        and type(arbitrary) is bool
+        and type(dimensionless) is bool
+    ):
+        raise ValueError("not a unit of the table")
+    # every field given, each of its declared type: what validation would build, without
+    # building Unit's validator at start-up
+    unit = Unit.model_construct(
         text=text,
         canonical=canonical,
         ucum=ucum,
@@ -564,9 +577,20 @@ def _known_units() -> Mapping[str, _Parsed]:
     if not isinstance(data, dict) or data.get("key") != known_units_key():
         return {}
     try:
-        return dict(_from_json(row) for row in data["units"])
+        table = dict(_from_json(row) for row in data["units"])
     except (KeyError, TypeError, ValueError):  # a damaged file: parse every unit
         return {}
+    global _known_units_key
+    _known_units_key = data["key"]
+    return table
+
+
+_known_units_key: str | None = None
+
+
+def known_units_in_use() -> str | None:
+    """The key of the table of known units when this process uses it, else ``None``."""
+    return _known_units_key if _known_units() else None
 
 
 MAX_UNIT_CHARS = 64
@@ -593,7 +617,7 @@ def _parse_with_grammar(text: str) -> _Parsed:
     """Parse with the UCUM grammar (lark): what :func:`_parse` does for any unit not in
     the table of known units."""
     state = _state()
-    cleaned = _SPACES.sub(" ", text.translate(_MICRO_SIGNS).strip())
+    cleaned = re.sub(_SPACES, " ", text.translate(_MICRO_SIGNS).strip())
     code = state.spellings.whole.get(cleaned.casefold(), cleaned)
     code, assay = _assay_spelling(state, code)
     tree = _try_parse(state, code)

@@ -150,7 +150,7 @@ class CsvMapping(BaseModel):
     (('Ergebnis',), ('Einheit',), True)
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     columns: dict[CsvField, tuple[str, ...]] = Field(default_factory=dict)
     delimiter: Literal[",", ";", "\t", "|"] | None = None

@@ -5,8 +5,8 @@ catalogue text; renderers only lay it out. Nothing is re-decided: flags, bands, 
 and converted values are copied from the :class:`~guttests._models.Interpretation`.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: pydantic then takes the report models' field
+# annotations as objects instead of evaluating ~180 strings at import (start-up of batch).
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
