@@ -1222,7 +1222,7 @@ def _validator_versions() -> str:
 def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
     """What the shipped catalogue validated ahead must have been computed from (see
     :data:`VALIDATED_AHEAD_FILE`); ``None`` when part of it cannot be read."""
-    from . import _models, _types
+    from . import _age, _models, _types, _values
 
     units = _units_module()
     # the key of the table of known units, when this process uses it (it then stands for
@@ -1234,7 +1234,14 @@ def validated_ahead_key(paths: Iterable[Traversable]) -> str | None:
     digest = hashlib.sha256()
     digest.update(f"{_validator_versions()}, units {units_key}\0".encode())
     try:
-        for module in (__file__, _models.__file__, _types.__file__):
+        # this module and every module the models' validators call into
+        for module in (
+            __file__,
+            _models.__file__,
+            _types.__file__,
+            _age.__file__,
+            _values.__file__,
+        ):
             digest.update(Path(str(module)).read_bytes())
             digest.update(b"\0")
         for path in paths:
