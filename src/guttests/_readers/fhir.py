@@ -144,7 +144,7 @@ import warnings
 from collections.abc import Generator, Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, NoReturn, TextIO
+from typing import Any, NamedTuple, NoReturn, TextIO, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -178,6 +178,7 @@ from ._common import (
 __all__ = ["iter_panels", "read_fhir"]
 
 JSON = dict[str, Any]
+_M = TypeVar("_M", Provenance, Result, Panel)
 
 _FORMAT = "fhir"
 _UCUM = "http://unitsofmeasure.org"
@@ -262,7 +263,7 @@ def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]
             and obj.get("resourceType") == "Observation"
             and not obj.get("contained")
         ):  # the common line, read as _ndjson_line reads it
-            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            yield _line_panel(source, patients, obj, f"line {line_no} (Observation)")
             continue
         yield from _ndjson_line(obj, line_no, source, patients)
 
@@ -709,7 +710,7 @@ def _ndjson_line(
         rtype = obj.get("resourceType")
         if rtype == "Observation" and not obj.get("contained"):
             # the common line: one Observation, nothing in it to resolve
-            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            yield _line_panel(source, patients, obj, f"line {line_no} (Observation)")
             return
         if rtype == "Patient":
             rid = obj.get("id")
@@ -1221,11 +1222,12 @@ class _Line(_Doc):
     Nothing in it resolves to another resource (a reference can name only the
     Observation itself, never a Patient, Specimen or Organization), so its specimen,
     lab and patient follow from its JSON alone: what repeats from line to line is
-    read once (:func:`_line_shape`, :func:`_line_context`), and equal parts give the
-    very same objects (the batch writer's cache keys them by identity). Only
-    :meth:`panel` is called: the document state of :class:`_Doc` is not set up.
-    The panel equals what :func:`_document` makes of the line (``tests/test_fhir_fast.py``
-    compares the two on every fixture and on generated lines).
+    read once (:func:`_line_context`), and equal parts give the very same objects (the
+    batch writer's cache keys them by identity). Only :meth:`panel` is called: the
+    document state of :class:`_Doc` is not set up. The common line (no components)
+    takes the shorter way of :func:`_line_panel`. Both equal what :func:`_document`
+    makes of the line (``tests/test_fhir_fast.py`` compares them on every fixture and
+    on generated lines).
     """
 
     def __init__(
@@ -1263,60 +1265,6 @@ class _Line(_Doc):
             else self._provenance(location),
         )
 
-    def _results(
-        self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
-    ) -> list[Result]:
-        """As :meth:`_Doc._results`, for the common Observation without components, with
-        everything but its value, id and identifiers looked up by its JSON (one key)."""
-        if "component" in obs and _list(obs, "component"):
-            return super()._results(obs, group, patient)
-        get = obs.get
-        key = _dumps(tuple(map(get, _LINE_KEYS)))
-        if key is None:
-            return super()._results(obs, group, patient)
-        keys = _KEYS_WITH_VALUE.get(names := tuple(obs))
-        if keys is None:
-            if len(_KEYS_WITH_VALUE) >= 1024:
-                _KEYS_WITH_VALUE.clear()
-            keys = _KEYS_WITH_VALUE[names] = _value_keys(obs)
-        value = _value(obs, keys)
-        context, part = _line_shape(key, value.unit)
-        ranges = part.fixed
-        if ranges is None:
-            ranges = _choose(part.ranges, value.unit, context.lab, patient, context.collected)
-        rid = get("id")
-        fields = {
-            "name": part.name,
-            "code": part.code,
-            "codes": part.codes,
-            "value_text": value.text,
-            "value": value.value,
-            "value_error": value.error,
-            "unit": value.unit,
-            "lab_range": ranges[0],
-            "lab_range_text": ranges[1],
-            "lab_flags": part.flags,
-            "specimen": context.specimen,
-            "specimen_text": context.specimen_text,
-            "collected": context.collected,
-            "lab": context.lab,
-            "method": context.method,
-            "status": context.status,
-            "provenance": trusted(  # as _Doc._provenance makes it
-                Provenance,
-                source=self.source,
-                location=self.loc[id(obs)],
-                format=_FORMAT,
-                source_id=rid if isinstance(rid, str) else None,
-            ),
-            "identifiers": _identifiers(get("identifier")),
-            "panel": group,
-        }
-        # as in _Doc._results: the Result's own check, then built trusted
-        if value_text_problem(value.text, value.value) is None:
-            return [trusted(Result, **fields)]
-        return [Result(**fields)]
-
     def resolve(self, ref_obj: object, holder: JSON) -> JSON | None:
         # as _Doc.resolve on a document that holds only ``self.obs``
         if not isinstance(ref_obj, dict):
@@ -1337,6 +1285,148 @@ class _Line(_Doc):
         if key is None:
             return super()._context(obs)
         return _line_context(key)
+
+
+def _line_panel(
+    source: str | None, patients: Mapping[str, PatientContext], obs: JSON, location: str
+) -> Panel:
+    """The panel of an NDJSON line holding one Observation (no ``contained``): what
+    ``_Line(source, patients, obs, location).panel()`` makes, the short way when it has no
+    components.
+
+    Everything but its value, subject, id and identifiers is looked up by the JSON it is
+    read from (one key, :func:`_line_shape`), with the Result's other fields ready in
+    field order (:class:`_LineShape`); the Result, its Provenance and the Panel are laid
+    out as :func:`~guttests._models.trusted` lays them out (:func:`_instance`). A value
+    read from a number or a string by :func:`~guttests.parse_value` is the value of its
+    own text (``value_text``), so the Result's check has nothing to find; any other
+    value is checked as :meth:`_Doc._results` checks it.
+    """
+    get = obs.get
+    if "component" in obs and _list(obs, "component"):
+        return _Line(source, patients, obs, location).panel()
+    key = _dumps(tuple(map(get, _LINE_KEYS)))
+    if key is None:
+        return _Line(source, patients, obs, location).panel()
+    keys = _KEYS_WITH_VALUE.get(names := tuple(obs))
+    if keys is None:
+        if len(_KEYS_WITH_VALUE) >= 1024:
+            _KEYS_WITH_VALUE.clear()
+        keys = _KEYS_WITH_VALUE[names] = _value_keys(obs)
+    if keys == _QUANTITY_KEY:
+        value = _quantity(obs["valueQuantity"])
+        checked = True  # value_or_error of value.text, or no value
+    else:
+        value = _value(obs, keys)
+        checked = value.value is None or (len(keys) == 1 and keys[0] == "valueString")
+    shape = _line_shape(key, value.unit)
+    context = shape.context
+    part = shape.part
+    subject = get("subject")
+    patient = _line_patient(patients, subject) if isinstance(subject, dict) else _NOBODY
+    ranges = part.fixed
+    if ranges is None:
+        ranges = _choose(part.ranges, value.unit, context.lab, patient, context.collected)
+    rid = get("id")
+    provenance = _instance(
+        Provenance,
+        {
+            "source": source,
+            "location": location,
+            "format": _FORMAT,
+            "source_id": rid if isinstance(rid, str) else None,
+        },
+        _PROVENANCE_GIVEN,
+    )
+    data = shape.result.copy()
+    data["value_text"] = value.text
+    data["value"] = value.value
+    data["value_error"] = value.error  # (and the unit: the shape's)
+    data["lab_range"], data["lab_range_text"] = ranges
+    data["provenance"] = provenance
+    identifiers = get("identifier")
+    if identifiers is not None:
+        data["identifiers"] = _identifiers(identifiers)
+    if checked or value_text_problem(value.text, value.value) is None:
+        result = _instance(Result, data, _RESULT_GIVEN)
+    else:  # the validating constructor raises as it does on the document path
+        result = Result(**{k: data[k] for k in _RESULT_GIVEN})
+    return _instance(
+        Panel,
+        {
+            "name": None,
+            "patient": patient,
+            "collected": context.collected,
+            "lab": context.lab,
+            "results": (result,),
+            "provenance": provenance,
+        },
+        _PANEL_GIVEN,
+    )
+
+
+def _line_patient(patients: Mapping[str, PatientContext], subject: JSON) -> PatientContext:
+    """The patient of a line's ``subject``, as :meth:`_Doc.unresolved_patient` finds it."""
+    ref = subject.get("reference")
+    if isinstance(ref, str) and ref:
+        return patients.get(_relative(ref), _NOBODY)
+    found = _identified_patient(subject.get("identifier"))
+    return found[0] if found is not None else _NOBODY
+
+
+_QUANTITY_KEY = ["valueQuantity"]
+
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def _instance(cls: type[_M], data: dict[str, Any], given: frozenset[str]) -> _M:
+    """A model laid out as :func:`~guttests._models.trusted` lays it out: ``data`` holds
+    every field in field order (a copy of a :func:`_layout`), ``given`` the fields the
+    caller gave (``tests/test_fhir_fast.py`` compares the two ways)."""
+    m = _new(cls)
+    _setattr(m, "__dict__", data)
+    _setattr(m, "__pydantic_fields_set__", set(given))
+    _setattr(m, "__pydantic_extra__", None)
+    _setattr(m, "__pydantic_private__", None)
+    return m
+
+
+def _layout(cls: type[_M], **values: Any) -> tuple[dict[str, Any], frozenset[str]]:
+    """``trusted(cls, **values)``'s fields in order and the fields given."""
+    made = trusted(cls, **values)
+    return made.__dict__, frozenset(made.__pydantic_fields_set__)
+
+
+_PROVENANCE_LAYOUT, _PROVENANCE_GIVEN = _layout(
+    Provenance, source=None, location="", format=_FORMAT, source_id=None
+)
+_PANEL_LAYOUT, _PANEL_GIVEN = _layout(
+    Panel, patient=_NOBODY, collected=None, lab=None, results=(), provenance=None
+)
+_RESULT_FIELDS = (
+    "name",
+    "code",
+    "codes",
+    "value_text",
+    "value",
+    "value_error",
+    "unit",
+    "lab_range",
+    "lab_range_text",
+    "lab_flags",
+    "specimen",
+    "specimen_text",
+    "collected",
+    "lab",
+    "method",
+    "status",
+    "provenance",
+    "identifiers",
+    "panel",
+)
+"""The fields :meth:`_Doc._results` gives a Result."""
+_RESULT_GIVEN = frozenset(_RESULT_FIELDS)
 
 
 _KEYS_WITH_VALUE: dict[tuple[str, ...], list[str]] = {}
@@ -1380,15 +1470,55 @@ def _line_context(raw_json: bytes) -> _Context:
     return _context_of(obs, one._specimen(obs), one._lab(obs))
 
 
+class _LineShape(NamedTuple):
+    """What Observation lines with the same JSON but for their value, subject, id and
+    identifiers share (:func:`_line_panel`)."""
+
+    context: _Context
+    part: _Part
+    result: dict[str, Any]
+    """A Result's fields in field order, those of the shape filled in (never changed:
+    each line fills a copy)."""
+
+
 @lru_cache(maxsize=4096)
-def _line_shape(raw_json: bytes, unit: str | None) -> tuple[_Context, _Part]:
-    """Context and part of an Observation line, from the JSON of what they read."""
+def _line_shape(raw_json: bytes, unit: str | None) -> _LineShape:
+    """Context, part and Result layout of an Observation line, from the JSON of what they
+    read."""
     parts = orjson.loads(raw_json)
     context = _line_context(orjson.dumps(parts[: len(_CONTEXT_KEYS)]))
     code, rr, interpretation = parts[len(_CONTEXT_KEYS) :]
-    return context, _part(
+    part = _part(
         {"code": code, "referenceRange": rr, "interpretation": interpretation}, unit, context.lab
     )
+    fields = {
+        "name": part.name,
+        "code": part.code,
+        "codes": part.codes,
+        "value_text": "",
+        "value": None,
+        "value_error": None,
+        "unit": unit,
+        "lab_range": None,
+        "lab_range_text": None,
+        "lab_flags": part.flags,
+        "specimen": context.specimen,
+        "specimen_text": context.specimen_text,
+        "collected": context.collected,
+        "lab": context.lab,
+        "method": context.method,
+        "status": context.status,
+        "provenance": _PLACEHOLDER,
+        "identifiers": (),
+        "panel": None,
+    }
+    layout, given = _layout(Result, **fields)
+    if given != _RESULT_GIVEN:  # pragma: no cover - the names above are _RESULT_FIELDS
+        raise AssertionError("Result layout")
+    return _LineShape(context, part, layout)
+
+
+_PLACEHOLDER = trusted(Provenance, location="")
 
 
 def _identified_patient(raw: object) -> tuple[PatientContext, object] | None:
@@ -1489,12 +1619,15 @@ def _codes(cc: object) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
     if not isinstance(cc, dict):
         return None, (), None
     key = _dumps(cc)
-    return _codes_of(key) if key is not None else (None, (), _concept_name(cc))
+    return _codes_of(key) if key is not None else _codes_read(cc)
 
 
 @lru_cache(maxsize=8192)
 def _codes_of(raw_json: bytes) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
-    cc = orjson.loads(raw_json)
+    return _codes_read(orjson.loads(raw_json))
+
+
+def _codes_read(cc: JSON) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
     codings = []
     for c in _list(cc, "coding"):
         code = c.get("code")
@@ -1562,12 +1695,15 @@ def _flags(interpretations: object) -> tuple[str, ...]:
     if not isinstance(interpretations, list):
         return ()
     key = _dumps(interpretations)
-    return _flags_of(key) if key is not None else ()
+    return _flags_of(key) if key is not None else _flags_read(interpretations)
 
 
 @lru_cache(maxsize=1024)
 def _flags_of(raw_json: bytes) -> tuple[str, ...]:
-    interpretations = orjson.loads(raw_json)
+    return _flags_read(orjson.loads(raw_json))
+
+
+def _flags_read(interpretations: list[Any]) -> tuple[str, ...]:
     flags: list[str] = []
     for cc in interpretations:
         if not isinstance(cc, dict):
@@ -1722,7 +1858,12 @@ def _value(src: JSON, keys: list[str]) -> _Read:
     if key == "valueInteger":
         if not isinstance(raw, int) or isinstance(raw, bool):
             return _error(_raw_text(raw), "valueInteger is not an integer")
-        return _Read(str(raw), QuantityValue(text=str(raw), value=float(raw)), None, None)
+        text = str(raw)
+        try:
+            number = float(raw)
+        except OverflowError:  # more than 308 digits: no float holds it
+            return _error(text, "valueInteger is too large to read as a number")
+        return _Read(text, QuantityValue(text=text, value=number), None, None)
     if key == "valueBoolean":
         return _error(_raw_text(raw), "valueBoolean is not supported as a lab value")
     if key in ("valueRange", "valueRatio", "valueSampledData", "valuePeriod"):
@@ -1850,8 +1991,8 @@ def _candidates(raw: object, unit: str | None, lab: str | None) -> tuple[_Candid
         return ()
     # The same ranges repeat on every result of an analyte: read each spelling once.
     key = _dumps(raw)
-    if key is None:
-        return ()
+    if key is None:  # JSON orjson does not write (an integer past 64 bits): read as it is
+        return _candidates_read(raw, unit, lab)
     return _candidates_of(key, unit, lab)
 
 
@@ -1914,7 +2055,10 @@ def _applies(a: Applicability, patient: PatientContext, when: date | datetime | 
 
 @lru_cache(maxsize=8192)
 def _candidates_of(raw_json: bytes, unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
-    raw = orjson.loads(raw_json)
+    return _candidates_read(orjson.loads(raw_json), unit, lab)
+
+
+def _candidates_read(raw: list[Any], unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
     return tuple(c for rr in raw if isinstance(rr, dict) for c in [_candidate(rr, unit, lab)] if c)
 
 
