@@ -886,3 +886,26 @@ def test_ranges_codes_and_flags_with_integers_past_64_bits_are_read() -> None:
         assert result.lab_range is not None  # kept, not dropped
         assert result.lab_range.describe() == "0–1 x 10^30"
     _three_ways(obs)
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, 1 << 16])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_line_numbers_on_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch, chunk: int, newline: str
+) -> None:
+    """Lines counted as the fast path reads them: the locations and the error's line are
+    those of the strict path, across blank lines and chunk boundaries."""
+    monkeypatch.setattr(fhir._Text, "_CHUNK", chunk)
+    good = orjson.dumps(CALPROTECTIN).decode()
+    bad = good.replace('"status":"final"', '"status":"final","status":"final"')
+    lines = [good, "", good, "  ", "", good, good.replace("54.61", "54.610"), good]
+    panels = _same_both_ways(newline.join(lines) + newline)
+    assert panels is not None
+    assert [p.provenance.location for p in panels] == [
+        f"line {n} (Observation)" for n in (1, 3, 6, 7, 8)
+    ]
+    panels, error, _ = _read(newline.join([*lines, "", bad, good]), fast=True)
+    assert panels is None
+    assert error is not None
+    assert "line 10" in error
+    assert _read(newline.join([*lines, "", bad, good]), fast=False)[1] == error

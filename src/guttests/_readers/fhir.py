@@ -355,13 +355,13 @@ def _fast_loads(line: str) -> object:
     left to the strict decoder, which reads or refuses it.
     """
     try:
-        obj = orjson.loads(line)  # refuses a lone surrogate in the text itself
+        raw = line.encode()  # refuses a lone surrogate in the text itself
+        obj = orjson.loads(raw)  # (from the UTF-8: a str would be encoded once more)
         if type(obj) is not dict:
             return _MISS
         out = orjson.dumps(obj)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+    except (UnicodeEncodeError, orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _MISS
-    raw = line.encode()  # a copy of the UTF-8 that orjson.loads left with the str
     if raw == out or raw.strip(_JSON_WS) == out:  # as orjson writes it (CRLF lines too)
         return obj
     if b"\\" in raw:  # escapes orjson writes as the character itself: \u00b5, \/
@@ -558,7 +558,13 @@ class _Text:
                 end = self.buf.find("\n", self.pos + seen)
             obj = _fast_loads(self.buf[self.pos : end]) if end - self.pos <= _FAST_LINE else _MISS
             if obj is not _MISS:
-                self.pos = end + 1 if end < len(self.buf) else end  # past the line feed
+                if end < len(self.buf):
+                    if self.counted == self.pos:  # one line feed read: counted as it goes
+                        self.lines += 1
+                        self.counted = end + 1
+                    self.pos = end + 1  # past the line feed
+                else:
+                    self.pos = end
                 return obj
         return self.value(f"line {line_no}")
 
