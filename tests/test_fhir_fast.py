@@ -17,6 +17,7 @@ import io
 import json
 import warnings
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -909,3 +910,53 @@ def test_line_numbers_on_the_fast_path(
     assert error is not None
     assert "line 10" in error
     assert _read(newline.join([*lines, "", bad, good]), fast=False)[1] == error
+
+
+EFFECTIVE_FORMS: list[dict[str, Any]] = [
+    {"effectiveDateTime": "2024-03-11T08:15:00+01:00"},
+    {"effectiveDateTime": "2024-03-12T09:00:00Z"},
+    {"effectiveDateTime": "2024-03-11"},
+    {"effectiveDateTime": "2024-03"},
+    {"effectiveDateTime": "2024-02-30"},
+    {"effectiveDateTime": 20240311},
+    {"effectiveInstant": "2024-03-11T08:15:00.123+01:00"},
+    {"effectivePeriod": {"start": "2024-03-10T22:00:00-05:00", "end": "2024-03-11"}},
+    {"effectivePeriod": {"end": "2024-03-11"}},
+    {"effectiveDateTime": "2024-03-11T08:15:00+01:00", "effectiveInstant": "2025-01-01"},
+    {},
+]
+
+
+@pytest.mark.parametrize("effective", EFFECTIVE_FORMS, ids=lambda e: json.dumps(e))
+def test_line_panel_reads_the_collection_time_of_each_line(effective: dict[str, Any]) -> None:
+    obs: dict[str, Any] = {k: v for k, v in CALPROTECTIN.items() if k != "effectiveDateTime"}
+    obs.update(effective)
+    _three_ways(obs)
+    obs["referenceRange"] = [  # an age-dependent range: chosen by the age at collection
+        {"high": {"value": 50}, "age": {"low": {"value": 40, "unit": "a"}}},
+        {"high": {"value": 120}, "age": {"high": {"value": 39, "unit": "a"}}},
+    ]
+    obs["subject"] = {"reference": "Patient/p1"}  # born 1980-02-01
+    panel = _three_ways(obs)
+    assert panel is not None
+    rng = panel.results[0].lab_range
+    assert rng is not None
+    if isinstance(panel.collected, datetime | date):  # 44 years old: the first range
+        assert rng.describe().startswith("≤50")
+
+
+def test_lines_of_other_times_share_the_shape_and_each_time_one_object() -> None:
+    times = ["2024-03-11T08:15:00+01:00", "2024-03-12T10:00:00+01:00"] * 2
+    lines = [
+        {**CALPROTECTIN, "id": f"obs-{n}", "effectiveDateTime": t} for n, t in enumerate(times)
+    ]
+    panels = [fhir._line_panel("x", {}, o, f"line {n} (Observation)") for n, o in enumerate(lines)]
+    results = [p.results[0] for p in panels]
+    assert [r.collected for r in results] == [
+        datetime.fromisoformat(t) for t in times
+    ]  # each line its own time
+    assert results[0].collected is results[2].collected  # one object per time
+    assert results[1].collected is results[3].collected
+    assert all(p.collected is r.collected for p, r in zip(panels, results, strict=True))
+    for name in ("code", "codes", "lab_range", "lab_flags"):
+        assert len({id(getattr(r, name)) for r in results}) == 1, name

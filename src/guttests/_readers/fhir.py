@@ -1287,10 +1287,10 @@ class _Line(_Doc):
         return None
 
     def _context(self, obs: JSON) -> _Context:
-        key = _dumps(tuple(map(obs.get, _CONTEXT_KEYS)))
+        key = _dumps(tuple(map(obs.get, _TIMELESS_KEYS)))
         if key is None:
             return super()._context(obs)
-        return _line_context(key)
+        return _line_context(key)._replace(collected=_effective(obs))
 
 
 def _line_panel(
@@ -1300,10 +1300,11 @@ def _line_panel(
     ``_Line(source, patients, obs, location).panel()`` makes, the short way when it has no
     components.
 
-    Everything but its value, subject, id and identifiers is looked up by the JSON it is
-    read from (one key, :func:`_line_shape`), with the Result's other fields ready in
-    field order (:class:`_LineShape`); the Result, its Provenance and the Panel are laid
-    out as :func:`~guttests._models.trusted` lays them out (:func:`_instance`). A value
+    Everything but its value, collection time, subject, id and identifiers is looked up
+    by the JSON it is read from (one key, :func:`_line_shape`), with the Result's other
+    fields ready in field order (:class:`_LineShape`); the Result, its Provenance and the
+    Panel are laid out as :func:`~guttests._models.trusted` lays them out
+    (:func:`_instance`). A value
     read from a number or a string by :func:`~guttests.parse_value` is the value of its
     own text (``value_text``), so the Result's check has nothing to find; any other
     value is checked as :meth:`_Doc._results` checks it.
@@ -1328,11 +1329,12 @@ def _line_panel(
     shape = _line_shape(key, value.unit)
     context = shape.context
     part = shape.part
+    collected = _effective(obs)  # one object per time (_when_cached)
     subject = get("subject")
     patient = _line_patient(patients, subject) if isinstance(subject, dict) else _NOBODY
     ranges = part.fixed
     if ranges is None:
-        ranges = _choose(part.ranges, value.unit, context.lab, patient, context.collected)
+        ranges = _choose(part.ranges, value.unit, context.lab, patient, collected)
     rid = get("id")
     provenance = _instance(
         Provenance,
@@ -1348,6 +1350,7 @@ def _line_panel(
     data["value_text"] = value.text
     data["value"] = value.value
     data["value_error"] = value.error  # (and the unit: the shape's)
+    data["collected"] = collected
     data["lab_range"], data["lab_range_text"] = ranges
     data["provenance"] = provenance
     identifiers = get("identifier")
@@ -1362,7 +1365,7 @@ def _line_panel(
         {
             "name": None,
             "patient": patient,
-            "collected": context.collected,
+            "collected": collected,
             "lab": context.lab,
             "results": (result,),
             "provenance": provenance,
@@ -1439,17 +1442,10 @@ _KEYS_WITH_VALUE: dict[tuple[str, ...], list[str]] = {}
 """The value[x] keys of an Observation, by its keys in order (lines repeat their keys);
 read only, never changed by a caller."""
 
-_CONTEXT_KEYS = (
-    "status",
-    "effectiveDateTime",
-    "effectiveInstant",
-    "effectivePeriod",
-    "specimen",
-    "performer",
-    "method",
-)
-"""The keys of an Observation that :meth:`_Doc._context` reads."""
-_LINE_KEYS = (*_CONTEXT_KEYS, "code", "referenceRange", "interpretation")
+_TIMELESS_KEYS = ("status", "specimen", "performer", "method")
+"""The keys of an Observation that :meth:`_Doc._context` reads but for the collection
+time (``effective[x]``, read on each line: it changes from order to order)."""
+_LINE_KEYS = (*_TIMELESS_KEYS, "code", "referenceRange", "interpretation")
 """The keys of a one-Observation line read once per distinct JSON (``_line_shape``)."""
 
 
@@ -1471,14 +1467,16 @@ def _context_of(
 
 @lru_cache(maxsize=4096)
 def _line_context(raw_json: bytes) -> _Context:
-    obs = dict(zip(_CONTEXT_KEYS, orjson.loads(raw_json), strict=True))
+    """The context of a line from the JSON of its :data:`_TIMELESS_KEYS` (``collected`` is
+    ``None``: each line's own is put in)."""
+    obs = dict(zip(_TIMELESS_KEYS, orjson.loads(raw_json), strict=True))
     one = _Line(None, {}, obs, "")
     return _context_of(obs, one._specimen(obs), one._lab(obs))
 
 
 class _LineShape(NamedTuple):
-    """What Observation lines with the same JSON but for their value, subject, id and
-    identifiers share (:func:`_line_panel`)."""
+    """What Observation lines with the same JSON but for their value, collection time,
+    subject, id and identifiers share (:func:`_line_panel`)."""
 
     context: _Context
     part: _Part
@@ -1492,8 +1490,8 @@ def _line_shape(raw_json: bytes, unit: str | None) -> _LineShape:
     """Context, part and Result layout of an Observation line, from the JSON of what they
     read."""
     parts = orjson.loads(raw_json)
-    context = _line_context(orjson.dumps(parts[: len(_CONTEXT_KEYS)]))
-    code, rr, interpretation = parts[len(_CONTEXT_KEYS) :]
+    context = _line_context(orjson.dumps(parts[: len(_TIMELESS_KEYS)]))
+    code, rr, interpretation = parts[len(_TIMELESS_KEYS) :]
     part = _part(
         {"code": code, "referenceRange": rr, "interpretation": interpretation}, unit, context.lab
     )
@@ -1510,7 +1508,7 @@ def _line_shape(raw_json: bytes, unit: str | None) -> _LineShape:
         "lab_flags": part.flags,
         "specimen": context.specimen,
         "specimen_text": context.specimen_text,
-        "collected": context.collected,
+        "collected": None,
         "lab": context.lab,
         "method": context.method,
         "status": context.status,
