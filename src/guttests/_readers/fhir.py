@@ -1891,11 +1891,14 @@ def _quantity(q: object) -> _Read:
         return _error(_raw_text(q), "valueQuantity is not an object")
     unit = _quantity_unit(q)
     raw = q.get("value")
-    if raw is None:
+    if type(raw) is float:  # the common number, as orjson read it (see _number_text)
+        text = orjson.dumps(raw).decode()
+    elif raw is None:
         return _Read("", None, "no value: valueQuantity has no value", unit)
-    if not _is_number(raw):
+    elif not _is_number(raw):
         return _error(_raw_text(raw), "valueQuantity.value is not a JSON number", unit)
-    text = _number_text(raw)
+    else:
+        text = _number_text(raw)
     comparator = q.get("comparator")
     if comparator is None:
         return _Read(text, *_number_value(text), unit)
