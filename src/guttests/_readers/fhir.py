@@ -1916,8 +1916,9 @@ _NONZERO_MANTISSA = re.compile(r"^[<>=]*-?0*\.?0*[1-9]")
 
 
 # Lab values repeat (limited precision): read each spelling once. Half the size of
-# parse_value's own cache: a text found here is still there, so the Result's check
-# (value_text_problem, which parses the text again) finds it instead of parsing anew.
+# parse_value's own cache: a text parse_value read for this cache is still there, so the
+# Result's check (value_text_problem, which parses the text again; NDJSON lines skip it,
+# see _line_panel) finds it instead of parsing anew.
 @lru_cache(maxsize=4096)
 def _number_value(text: str) -> tuple[Value | None, str | None]:
     """A JSON number's exact text (with its comparator) read as a value, never rounded away.
