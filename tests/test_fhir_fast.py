@@ -960,3 +960,28 @@ def test_lines_of_other_times_share_the_shape_and_each_time_one_object() -> None
     assert all(p.collected is r.collected for p, r in zip(panels, results, strict=True))
     for name in ("code", "codes", "lab_range", "lab_flags"):
         assert len({id(getattr(r, name)) for r in results}) == 1, name
+
+
+IDENTIFIER_FORMS: list[object] = [
+    {"value": "ACC-1"},
+    {"value": "ACC-1", "system": "http://lab.example.org/acc"},
+    {"value": " ACC 2 ", "system": " ", "assigner": {"display": "Northfield"}},
+    {"value": "ACC-3", "assigner": {"reference": "Organization/1"}, "assigner2": 1},
+    {"value": "ACC-4", "type": {"coding": [{"code": "FILL"}, {"code": "PLAC"}]}},
+    {"value": "ACC-5", "type": {"text": "filler"}, "system": 5},
+    {"value": "µ-ünï", "period": {"start": "2024"}},
+]
+
+
+@pytest.mark.parametrize("raw", IDENTIFIER_FORMS, ids=lambda r: json.dumps(r, ensure_ascii=True))
+def test_identifiers_are_laid_out_as_pydantic_validates_them(raw: dict[str, Any]) -> None:
+    from guttests._models import Identifier
+
+    made = fhir._identifier(raw)
+    assert made is not None
+    validated = Identifier(
+        value=made.value, system=made.system, assigner=made.assigner, type=made.type
+    )
+    assert _layout(made) == _layout(validated)
+    assert made.value == raw["value"]  # as given, never stripped
+    assert hash(made.key) == hash(validated.key)

@@ -178,7 +178,7 @@ from ._common import (
 __all__ = ["iter_panels", "read_fhir"]
 
 JSON = dict[str, Any]
-_M = TypeVar("_M", Provenance, Result, Panel, QuantityValue, CensoredValue)
+_M = TypeVar("_M", Provenance, Result, Panel, Identifier, QuantityValue, CensoredValue)
 
 _FORMAT = "fhir"
 _UCUM = "http://unitsofmeasure.org"
@@ -1780,12 +1780,21 @@ def _identifier(raw: object) -> Identifier | None:
     if value is None:
         return None
     assigner = raw.get("assigner")
-    return Identifier(
-        value=value,
-        system=_str(raw, "system"),
-        assigner=_str(assigner, "display") if isinstance(assigner, dict) else None,
-        type=_concept_code(raw.get("type")),
+    # texts of the input (str or None, as the model declares): laid out as pydantic
+    # validates them (tests/test_fhir_fast.py compares the two)
+    return _instance(
+        Identifier,
+        {
+            "value": value,
+            "system": _str(raw, "system"),
+            "assigner": _str(assigner, "display") if isinstance(assigner, dict) else None,
+            "type": _concept_code(raw.get("type")),
+        },
+        _IDENTIFIER_GIVEN,
     )
+
+
+_IDENTIFIER_GIVEN = frozenset({"value", "system", "assigner", "type"})
 
 
 def _identifiers(raw: object) -> tuple[Identifier, ...]:
