@@ -985,3 +985,26 @@ def test_identifiers_are_laid_out_as_pydantic_validates_them(raw: dict[str, Any]
     assert _layout(made) == _layout(validated)
     assert made.value == raw["value"]  # as given, never stripped
     assert hash(made.key) == hash(validated.key)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"valueString": 10**30}, "valueString is not a string"),
+        ({"valueBoolean": -(10**25)}, "valueBoolean is not supported"),
+        ({"valueQuantity": {"value": [10**20]}}, "valueQuantity.value is not a JSON number"),
+    ],
+)
+def test_an_integer_past_64_bits_keeps_its_text(value: dict[str, Any], reason: str) -> None:
+    obs: dict[str, Any] = {k: v for k, v in CALPROTECTIN.items() if k != "valueQuantity"}
+    obs.update(value)
+    text = json.dumps(obs)
+    panels = _same_both_ways(text + "\n" + text)
+    assert panels is not None
+    result = panels[0].results[0]
+    assert result.value is None
+    assert result.value_error is not None
+    assert reason in result.value_error
+    (raw,) = value.values()
+    assert result.value_text == json.dumps(raw["value"] if isinstance(raw, dict) else raw)
+    _three_ways(obs)

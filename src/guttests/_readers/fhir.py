@@ -1834,7 +1834,12 @@ def _raw_text(v: object) -> str:
     if isinstance(v, str):
         return v
     raw = _dumps(v)
-    return raw.decode() if raw is not None else "(JSON nested too deeply to show)"
+    if raw is not None:
+        return raw.decode()
+    try:  # an integer past 64 bits, which orjson does not write: as the input wrote it
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    except (RecursionError, ValueError):
+        return "(JSON nested too deeply to show)"
 
 
 def _quantity_unit(q: JSON) -> str | None:
