@@ -1130,9 +1130,17 @@ class _Doc:
             stack.extend(reversed(nxt))
 
     def _provenance(self, location: str, source_id: str | None = None) -> Provenance:
-        # texts this reader made: no validation (tests/test_reader_trusted.py)
-        return trusted(
-            Provenance, source=self.source, location=location, format=_FORMAT, source_id=source_id
+        # texts this reader made: no validation (tests/test_reader_trusted.py), laid out
+        # as trusted() lays them out
+        return _instance(
+            Provenance,
+            {
+                "source": self.source,
+                "location": location,
+                "format": _FORMAT,
+                "source_id": source_id,
+            },
+            _PROVENANCE_GIVEN,
         )
 
     def _lab(self, res: JSON) -> str | None:
@@ -1213,10 +1221,17 @@ class _Doc:
             }
             # Every value is of its field's type, made by this reader, so pydantic's type
             # checks have nothing to do (tests/test_reader_trusted.py compares with the
-            # validated Result); the Result's own validator is run here, and anything it
+            # validated Result); the Result's own validator is run here (a value read from
+            # its own text by parse_value passes it, see _line_panel), and anything it
             # refuses goes through the validating constructor, which raises as before.
-            if value_text_problem(value.text, value.value) is None:
-                out.append(trusted(Result, **fields))
+            if (
+                value.value is None
+                or (len(keys) == 1 and keys[0] in _READ_FROM_TEXT)
+                or value_text_problem(value.text, value.value) is None
+            ):
+                data = _RESULT_LAYOUT.copy()
+                data.update(fields)  # every field given, in field order (the layout's)
+                out.append(_instance(Result, data, _RESULT_GIVEN))
             else:
                 out.append(Result(**fields))
         return out
@@ -1325,7 +1340,7 @@ def _line_panel(
         checked = True  # value_or_error of value.text, or no value
     else:
         value = _value(obs, keys)
-        checked = value.value is None or (len(keys) == 1 and keys[0] == "valueString")
+        checked = value.value is None or (len(keys) == 1 and keys[0] in _READ_FROM_TEXT)
     shape = _line_shape(key, value.unit)
     context = shape.context
     part = shape.part
@@ -1384,6 +1399,9 @@ def _line_patient(patients: Mapping[str, PatientContext], subject: JSON) -> Pati
 
 
 _QUANTITY_KEY = ["valueQuantity"]
+_READ_FROM_TEXT = frozenset({"valueQuantity", "valueString"})
+"""value[x] whose value (when there is one) is parse_value of the Result's ``value_text``
+itself (:func:`_quantity`, :func:`_value`): the Result's check cannot find a difference."""
 
 _new = object.__new__
 _setattr = object.__setattr__
@@ -1436,6 +1454,10 @@ _RESULT_FIELDS = (
 )
 """The fields :meth:`_Doc._results` gives a Result."""
 _RESULT_GIVEN = frozenset(_RESULT_FIELDS)
+_RESULT_LAYOUT, _given = _layout(Result, **dict.fromkeys(_RESULT_FIELDS))
+"""A Result's fields in field order, defaults for those not given (each use fills a copy)."""
+if _given != _RESULT_GIVEN:  # pragma: no cover - built from the same names
+    raise AssertionError("Result layout")
 
 
 _KEYS_WITH_VALUE: dict[tuple[str, ...], list[str]] = {}
