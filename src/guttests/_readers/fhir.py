@@ -1319,10 +1319,10 @@ def _line_panel(
     by the JSON it is read from (one key, :func:`_line_shape`), with the Result's other
     fields ready in field order (:class:`_LineShape`); the Result, its Provenance and the
     Panel are laid out as :func:`~guttests._models.trusted` lays them out
-    (:func:`_instance`). A value
-    read from a number or a string by :func:`~guttests.parse_value` is the value of its
-    own text (``value_text``), so the Result's check has nothing to find; any other
-    value is checked as :meth:`_Doc._results` checks it.
+    (:func:`_instance`). A value read from a number or a string by
+    :func:`~guttests.parse_value` is the value of its own text (``value_text``), so the
+    Result's check has nothing to find; any other value is checked as
+    :meth:`_Doc._results` checks it.
     """
     get = obs.get
     if "component" in obs and _list(obs, "component"):
@@ -1425,12 +1425,10 @@ def _layout(cls: type[_M], **values: Any) -> tuple[dict[str, Any], frozenset[str
     return made.__dict__, frozenset(made.__pydantic_fields_set__)
 
 
-_PROVENANCE_LAYOUT, _PROVENANCE_GIVEN = _layout(
-    Provenance, source=None, location="", format=_FORMAT, source_id=None
-)
-_PANEL_LAYOUT, _PANEL_GIVEN = _layout(
+_PROVENANCE_GIVEN = _layout(Provenance, source=None, location="", format=_FORMAT, source_id=None)[1]
+_PANEL_GIVEN = _layout(
     Panel, patient=_NOBODY, collected=None, lab=None, results=(), provenance=None
-)
+)[1]
 _RESULT_FIELDS = (
     "name",
     "code",
@@ -1454,9 +1452,9 @@ _RESULT_FIELDS = (
 )
 """The fields :meth:`_Doc._results` gives a Result."""
 _RESULT_GIVEN = frozenset(_RESULT_FIELDS)
-_RESULT_LAYOUT, _given = _layout(Result, **dict.fromkeys(_RESULT_FIELDS))
+_RESULT_LAYOUT, _RESULT_LAYOUT_GIVEN = _layout(Result, **dict.fromkeys(_RESULT_FIELDS))
 """A Result's fields in field order, defaults for those not given (each use fills a copy)."""
-if _given != _RESULT_GIVEN:  # pragma: no cover - built from the same names
+if _RESULT_LAYOUT_GIVEN != _RESULT_GIVEN:  # pragma: no cover - built from the same names
     raise AssertionError("Result layout")
 
 
