@@ -290,6 +290,18 @@ plain_values = st.recursive(
 )
 
 
+EFFECTIVE_PAIRS = [
+    ('"effectiveDateTime"', '"2024-03-11T08:15:00+01:00"'),
+    ('"effectiveDateTime"', '"2024-03-12T09:30:00Z"'),
+    ('"effectiveDateTime"', '"2024-03-11"'),
+    ('"effectiveDateTime"', '"2024-03"'),
+    ('"effectiveInstant"', '"2024-03-11T08:15:00.5+01:00"'),
+    ('"effectivePeriod"', '{"start":"2024-03-10T22:00:00-05:00"}'),
+    ('"identifier"', '[{"system":"urn:x","value":"ACC-1"}]'),  # and no time
+]
+"""A line's collection time (each form guttests reads, or none), drawn per line."""
+
+
 @st.composite
 def observation_lines(draw: st.DrawFn, *, plain: bool = False) -> str:
     """One Observation line, its numbers, strings and spacing drawn; perhaps a key twice.
@@ -318,7 +330,7 @@ def observation_lines(draw: st.DrawFn, *, plain: bool = False) -> str:
         ('"status"', '"final"'),
         ('"code"', _object([('"text"', draw(texts))], sep)),
         ('"subject"', _object([('"reference"', '"Patient/p1"')], sep)),
-        ('"effectiveDateTime"', '"2024-03-11T08:15:00+01:00"'),
+        draw(st.sampled_from(EFFECTIVE_PAIRS)),
         (draw(st.sampled_from(['"valueQuantity"', '"valueRange"', '"valueInteger"'])), q),
         ('"referenceRange"', "[" + rr + "," + rr2 + "]"),
     ]
