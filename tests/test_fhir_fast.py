@@ -17,6 +17,7 @@ import io
 import json
 import warnings
 from collections.abc import Iterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from guttests._batch import write_records
 from guttests._errors import GuttestsError
@@ -288,6 +290,18 @@ plain_values = st.recursive(
 )
 
 
+EFFECTIVE_PAIRS = [
+    ('"effectiveDateTime"', '"2024-03-11T08:15:00+01:00"'),
+    ('"effectiveDateTime"', '"2024-03-12T09:30:00Z"'),
+    ('"effectiveDateTime"', '"2024-03-11"'),
+    ('"effectiveDateTime"', '"2024-03"'),
+    ('"effectiveInstant"', '"2024-03-11T08:15:00.5+01:00"'),
+    ('"effectivePeriod"', '{"start":"2024-03-10T22:00:00-05:00"}'),
+    ('"identifier"', '[{"system":"urn:x","value":"ACC-1"}]'),  # and no time
+]
+"""A line's collection time (each form guttests reads, or none), drawn per line."""
+
+
 @st.composite
 def observation_lines(draw: st.DrawFn, *, plain: bool = False) -> str:
     """One Observation line, its numbers, strings and spacing drawn; perhaps a key twice.
@@ -316,7 +330,7 @@ def observation_lines(draw: st.DrawFn, *, plain: bool = False) -> str:
         ('"status"', '"final"'),
         ('"code"', _object([('"text"', draw(texts))], sep)),
         ('"subject"', _object([('"reference"', '"Patient/p1"')], sep)),
-        ('"effectiveDateTime"', '"2024-03-11T08:15:00+01:00"'),
+        draw(st.sampled_from(EFFECTIVE_PAIRS)),
         (draw(st.sampled_from(['"valueQuantity"', '"valueRange"', '"valueInteger"'])), q),
         ('"referenceRange"', "[" + rr + "," + rr2 + "]"),
     ]
@@ -660,3 +674,349 @@ def test_line_shortcut_equals_the_document_path_on_generated(line: str) -> None:
     obj = _strict(line)
     if not isinstance(obj, Exception):
         _both_paths(obj)
+
+
+# --- the short way of a one-Observation line (_line_panel) ----------------------------------
+
+
+def _layout(obj: object) -> object:
+    """A model's whole state as pydantic keeps it: its type, fields in order (nested models
+    too), the fields given, extra and private; numbers by repr (``-0.0`` is not ``0.0``)."""
+    if isinstance(obj, BaseModel):
+        return (
+            type(obj).__name__,
+            [(k, _layout(v)) for k, v in obj.__dict__.items()],
+            sorted(obj.__pydantic_fields_set__),
+            obj.__pydantic_extra__,
+            obj.__pydantic_private__,
+        )
+    if isinstance(obj, tuple | list):
+        return [_layout(v) for v in obj]
+    if isinstance(obj, float):
+        return ("float", repr(obj))
+    return obj
+
+
+def _three_ways(obj: dict[str, Any], patients: dict[str, Any] | None = None) -> Panel | None:
+    """``_line_panel`` against ``_Line.panel`` and ``_document``: the same panel, laid out
+    the same way (or the same refusal)."""
+    patients = PATIENTS if patients is None else patients
+    outcomes = []
+    for read in (
+        lambda: [fhir._line_panel("in.ndjson", patients, obj, "line 7 (Observation)")],
+        lambda: [fhir._Line("in.ndjson", patients, obj, "line 7 (Observation)").panel()],
+        lambda: list(
+            fhir._document(obj, "in.ndjson", prefix="line 7", patients=patients, top_level=False)
+        ),
+    ):
+        try:
+            outcomes.append(read())
+        except Exception as exc:
+            outcomes.append([f"{type(exc).__name__}: {exc}"])
+    short, line, document = outcomes
+    assert short == line == document
+    assert _layout(short) == _layout(document)
+    if all(isinstance(p, Panel) for p in short + document):
+        assert _batch_bytes(short) == _batch_bytes(document)  # type: ignore[arg-type]
+        return short[0]  # type: ignore[return-value]
+    return None
+
+
+def test_line_panel_equals_the_document_path_on_fixtures() -> None:
+    for obs in _fixture_observations():
+        if isinstance(obs, dict) and obs.get("resourceType") == "Observation":
+            if obs.get("contained"):
+                continue
+            _three_ways(obs)
+            _three_ways({**obs, "subject": {"reference": "Patient/p1"}})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(observation_lines(), observation_lines(plain=True)))
+def test_line_panel_equals_the_document_path_on_generated(line: str) -> None:
+    obj = _strict(line)
+    if (
+        isinstance(obj, dict)
+        and obj.get("resourceType") == "Observation"
+        and not obj.get("contained")
+    ):
+        _three_ways(obj)
+
+
+VALUE_FORMS: list[dict[str, Any]] = [
+    {"valueQuantity": {"value": 12.5, "unit": "ug/g", "comparator": "<="}},
+    {"valueQuantity": {"value": 12.5, "comparator": "~"}},
+    {"valueQuantity": {"unit": "ug/g"}},
+    {"valueQuantity": "12"},
+    {"valueQuantity": {"value": "12"}},
+    {"valueString": "<5"},
+    {"valueString": "Detected"},
+    {"valueString": "12 H"},
+    {"valueString": 5},
+    {"valueInteger": 7},
+    {"valueInteger": 10**400},
+    {"valueBoolean": True},
+    {
+        "valueCodeableConcept": {
+            "coding": [{"system": "http://snomed.info/sct", "code": "260373001"}]
+        }
+    },
+    {"valueCodeableConcept": {"text": "Not detected"}},
+    {"valueRange": {"low": {"value": 1}, "high": {"value": 2}}},
+    {"dataAbsentReason": {"text": "specimen lost"}},
+    {},
+    {"valueString": "1", "valueInteger": 1},
+]
+
+
+@pytest.mark.parametrize("value", VALUE_FORMS, ids=lambda v: ",".join(v) or "none")
+@pytest.mark.parametrize("subject", ["Patient/p1", None])
+def test_line_panel_reads_every_value_form_as_the_document_path(
+    value: dict[str, Any], subject: str | None
+) -> None:
+    obs: dict[str, Any] = {
+        k: v for k, v in CALPROTECTIN.items() if k != "valueQuantity" and k != "subject"
+    }
+    obs.update(value)
+    if subject is not None:
+        obs["subject"] = {"reference": subject}
+    obs["identifier"] = [{"system": "urn:oid:1.2", "value": "A-1"}]
+    _three_ways(obs)
+    obs["referenceRange"] = [_by_sex("248153007", 0, 40), _by_sex("248152002", 0, 60)]
+    _three_ways(obs)
+
+
+def test_line_panels_share_the_shape_objects() -> None:
+    a = dict(CALPROTECTIN)
+    quantity = {**CALPROTECTIN["valueQuantity"], "value": 7}  # type: ignore[dict-item]
+    b = {**CALPROTECTIN, "id": "obs-2", "valueQuantity": quantity}
+    pa, pb = (fhir._line_panel("x", {}, o, "line 1 (Observation)") for o in (a, b))
+    ra, rb = pa.results[0], pb.results[0]
+    for name in ("code", "codes", "lab_range", "collected", "lab_flags", "status", "specimen"):
+        assert getattr(ra, name) is getattr(rb, name), name
+    assert ra.value_text == "54.61"
+    assert rb.value_text == "7"
+    assert ra.provenance.source_id == "obs-1"
+    assert rb.provenance.source_id == "obs-2"
+    assert pa.provenance is ra.provenance
+    # each Result has a fields dict of its own: filling one line never changes another
+    assert ra.__dict__ is not rb.__dict__
+    assert ra.__pydantic_fields_set__ is not rb.__pydantic_fields_set__
+
+
+# --- numbers the short way (_plain_number_value) ---------------------------------------------
+
+plain_decimals = st.one_of(
+    st.from_regex(r"\A-?(0|[1-9][0-9]{0,16})(\.[0-9]{1,17})?\Z"),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda f: orjson.dumps(f).decode()),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(["0", "-0", "0.0", "-0.0", "0.000000000000001", "999999999999999.9"]),
+)
+number_texts = st.one_of(
+    plain_decimals,
+    st.tuples(st.sampled_from(["<", "<=", ">", ">=", "=", "< ", "~", "=<"]), plain_decimals).map(
+        "".join
+    ),
+    st.sampled_from(TRICKY_NUMBERS),
+    numbers,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(number_texts)
+def test_plain_numbers_read_as_parse_value_reads_them(text: str) -> None:
+    from guttests._readers._common import value_or_error
+
+    made = fhir._plain_number_value(text)
+    if made is not None:
+        parsed = value_or_error(text)[0]
+        assert parsed is not None
+        assert _layout(made) == _layout(parsed)
+        assert made == parsed
+    saved = fhir._FAST_NUMBERS
+    try:
+        fhir._FAST_NUMBERS = False
+        slow = fhir._number_value.__wrapped__(text)
+        fhir._FAST_NUMBERS = True
+        fast = fhir._number_value.__wrapped__(text)
+    finally:
+        fhir._FAST_NUMBERS = saved
+    assert _layout(fast) == _layout(slow)
+
+
+@pytest.mark.parametrize("text", ["1e2", "1E2", "1.5e-7", "0.1234567890123456", "1" * 17, "+1"])
+def test_numbers_the_short_way_leaves_to_parse_value(text: str) -> None:
+    assert fhir._plain_number_value(text) is None
+
+
+def test_a_number_parse_value_reads_otherwise_turns_the_short_way_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from guttests._values import QuantityValue
+
+    other = QuantityValue(text="54.61", value=54.6)  # as a changed parse_value might read it
+    monkeypatch.setattr(fhir, "value_or_error", lambda text: (other, None))
+    monkeypatch.setattr(fhir, "_NUMBER_PROBES", 3)
+    monkeypatch.setattr(fhir, "_FAST_NUMBERS", True)
+    fhir._number_value.cache_clear()
+    try:
+        assert fhir._number_value("54.61") == (other, None)  # parse_value's reading wins
+        assert fhir._FAST_NUMBERS is False
+    finally:
+        fhir._number_value.cache_clear()
+
+
+# --- numbers no float or orjson holds -------------------------------------------------------
+
+
+def test_a_huge_value_integer_is_a_value_error() -> None:
+    obs = {**CALPROTECTIN, "valueInteger": 10**400}
+    del obs["valueQuantity"]
+    text = json.dumps(obj=obs)
+    panels = _same_both_ways(text + "\n" + text)
+    assert panels is not None
+    result = panels[0].results[0]
+    assert result.value is None
+    assert result.value_error is not None
+    assert "valueInteger is too large" in result.value_error
+    assert result.value_text == str(10**400)
+
+
+def test_ranges_codes_and_flags_with_integers_past_64_bits_are_read() -> None:
+    big = 10**30
+    obs: dict[str, Any] = json.loads(json.dumps(CALPROTECTIN))
+    obs["code"]["coding"][0]["extension"] = [{"url": "x", "valueInteger": big}]
+    obs["interpretation"] = [{"coding": [{"code": "H"}], "extension": [{"valueInteger": big}]}]
+    obs["referenceRange"] = [{"low": {"value": 0}, "high": {"value": big}}]
+    text = json.dumps(obs)
+    panels = _same_both_ways(text + "\n" + text)
+    assert panels is not None
+    for panel in panels:
+        result = panel.results[0]
+        assert result.code is not None
+        assert result.code.code == "38445-3"
+        assert result.lab_flags == ("H",)
+        assert result.lab_range is not None  # kept, not dropped
+        assert result.lab_range.describe() == "0–1 x 10^30"
+    _three_ways(obs)
+
+
+@pytest.mark.parametrize("chunk", [64, 1000, 1 << 16])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_line_numbers_on_the_fast_path(
+    monkeypatch: pytest.MonkeyPatch, chunk: int, newline: str
+) -> None:
+    """Lines counted as the fast path reads them: the locations and the error's line are
+    those of the strict path, across blank lines and chunk boundaries."""
+    monkeypatch.setattr(fhir._Text, "_CHUNK", chunk)
+    good = orjson.dumps(CALPROTECTIN).decode()
+    bad = good.replace('"status":"final"', '"status":"final","status":"final"')
+    lines = [good, "", good, "  ", "", good, good.replace("54.61", "54.610"), good]
+    panels = _same_both_ways(newline.join(lines) + newline)
+    assert panels is not None
+    assert [p.provenance.location for p in panels] == [
+        f"line {n} (Observation)" for n in (1, 3, 6, 7, 8)
+    ]
+    panels, error, _ = _read(newline.join([*lines, "", bad, good]), fast=True)
+    assert panels is None
+    assert error is not None
+    assert "line 10" in error
+    assert _read(newline.join([*lines, "", bad, good]), fast=False)[1] == error
+
+
+EFFECTIVE_FORMS: list[dict[str, Any]] = [
+    {"effectiveDateTime": "2024-03-11T08:15:00+01:00"},
+    {"effectiveDateTime": "2024-03-12T09:00:00Z"},
+    {"effectiveDateTime": "2024-03-11"},
+    {"effectiveDateTime": "2024-03"},
+    {"effectiveDateTime": "2024-02-30"},
+    {"effectiveDateTime": 20240311},
+    {"effectiveInstant": "2024-03-11T08:15:00.123+01:00"},
+    {"effectivePeriod": {"start": "2024-03-10T22:00:00-05:00", "end": "2024-03-11"}},
+    {"effectivePeriod": {"end": "2024-03-11"}},
+    {"effectiveDateTime": "2024-03-11T08:15:00+01:00", "effectiveInstant": "2025-01-01"},
+    {},
+]
+
+
+@pytest.mark.parametrize("effective", EFFECTIVE_FORMS, ids=lambda e: json.dumps(e))
+def test_line_panel_reads_the_collection_time_of_each_line(effective: dict[str, Any]) -> None:
+    obs: dict[str, Any] = {k: v for k, v in CALPROTECTIN.items() if k != "effectiveDateTime"}
+    obs.update(effective)
+    _three_ways(obs)
+    obs["referenceRange"] = [  # an age-dependent range: chosen by the age at collection
+        {"high": {"value": 50}, "age": {"low": {"value": 40, "unit": "a"}}},
+        {"high": {"value": 120}, "age": {"high": {"value": 39, "unit": "a"}}},
+    ]
+    obs["subject"] = {"reference": "Patient/p1"}  # born 1980-02-01
+    panel = _three_ways(obs)
+    assert panel is not None
+    rng = panel.results[0].lab_range
+    assert rng is not None
+    if isinstance(panel.collected, datetime | date):  # 44 years old: the first range
+        assert rng.describe().startswith("≤50")
+
+
+def test_lines_of_other_times_share_the_shape_and_each_time_one_object() -> None:
+    times = ["2024-03-11T08:15:00+01:00", "2024-03-12T10:00:00+01:00"] * 2
+    lines = [
+        {**CALPROTECTIN, "id": f"obs-{n}", "effectiveDateTime": t} for n, t in enumerate(times)
+    ]
+    panels = [fhir._line_panel("x", {}, o, f"line {n} (Observation)") for n, o in enumerate(lines)]
+    results = [p.results[0] for p in panels]
+    assert [r.collected for r in results] == [
+        datetime.fromisoformat(t) for t in times
+    ]  # each line its own time
+    assert results[0].collected is results[2].collected  # one object per time
+    assert results[1].collected is results[3].collected
+    assert all(p.collected is r.collected for p, r in zip(panels, results, strict=True))
+    for name in ("code", "codes", "lab_range", "lab_flags"):
+        assert len({id(getattr(r, name)) for r in results}) == 1, name
+
+
+IDENTIFIER_FORMS: list[object] = [
+    {"value": "ACC-1"},
+    {"value": "ACC-1", "system": "http://lab.example.org/acc"},
+    {"value": " ACC 2 ", "system": " ", "assigner": {"display": "Northfield"}},
+    {"value": "ACC-3", "assigner": {"reference": "Organization/1"}, "assigner2": 1},
+    {"value": "ACC-4", "type": {"coding": [{"code": "FILL"}, {"code": "PLAC"}]}},
+    {"value": "ACC-5", "type": {"text": "filler"}, "system": 5},
+    {"value": "µ-ünï", "period": {"start": "2024"}},
+]
+
+
+@pytest.mark.parametrize("raw", IDENTIFIER_FORMS, ids=lambda r: json.dumps(r, ensure_ascii=True))
+def test_identifiers_are_laid_out_as_pydantic_validates_them(raw: dict[str, Any]) -> None:
+    from guttests._models import Identifier
+
+    made = fhir._identifier(raw)
+    assert made is not None
+    validated = Identifier(
+        value=made.value, system=made.system, assigner=made.assigner, type=made.type
+    )
+    assert _layout(made) == _layout(validated)
+    assert made.value == raw["value"]  # as given, never stripped
+    assert hash(made.key) == hash(validated.key)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ({"valueString": 10**30}, "valueString is not a string"),
+        ({"valueBoolean": -(10**25)}, "valueBoolean is not supported"),
+        ({"valueQuantity": {"value": [10**20]}}, "valueQuantity.value is not a JSON number"),
+    ],
+)
+def test_an_integer_past_64_bits_keeps_its_text(value: dict[str, Any], reason: str) -> None:
+    obs: dict[str, Any] = {k: v for k, v in CALPROTECTIN.items() if k != "valueQuantity"}
+    obs.update(value)
+    text = json.dumps(obs)
+    panels = _same_both_ways(text + "\n" + text)
+    assert panels is not None
+    result = panels[0].results[0]
+    assert result.value is None
+    assert result.value_error is not None
+    assert reason in result.value_error
+    (raw,) = value.values()
+    assert result.value_text == json.dumps(raw["value"] if isinstance(raw, dict) else raw)
+    _three_ways(obs)

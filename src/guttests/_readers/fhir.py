@@ -144,7 +144,7 @@ import warnings
 from collections.abc import Generator, Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, NamedTuple, NoReturn, TextIO
+from typing import Any, NamedTuple, NoReturn, TextIO, TypeVar
 
 import orjson
 from pydantic import ValidationError
@@ -178,6 +178,7 @@ from ._common import (
 __all__ = ["iter_panels", "read_fhir"]
 
 JSON = dict[str, Any]
+_M = TypeVar("_M", Provenance, Result, Panel, Identifier, QuantityValue, CensoredValue)
 
 _FORMAT = "fhir"
 _UCUM = "http://unitsofmeasure.org"
@@ -262,7 +263,7 @@ def iter_panels(stream: TextIO, *, source: str | None = None) -> Iterator[Panel]
             and obj.get("resourceType") == "Observation"
             and not obj.get("contained")
         ):  # the common line, read as _ndjson_line reads it
-            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            yield _line_panel(source, patients, obj, f"line {line_no} (Observation)")
             continue
         yield from _ndjson_line(obj, line_no, source, patients)
 
@@ -354,13 +355,13 @@ def _fast_loads(line: str) -> object:
     left to the strict decoder, which reads or refuses it.
     """
     try:
-        obj = orjson.loads(line)  # refuses a lone surrogate in the text itself
+        raw = line.encode()  # refuses a lone surrogate in the text itself
+        obj = orjson.loads(raw)  # (from the UTF-8: a str would be encoded once more)
         if type(obj) is not dict:
             return _MISS
         out = orjson.dumps(obj)
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+    except (UnicodeEncodeError, orjson.JSONDecodeError, orjson.JSONEncodeError):
         return _MISS
-    raw = line.encode()  # a copy of the UTF-8 that orjson.loads left with the str
     if raw == out or raw.strip(_JSON_WS) == out:  # as orjson writes it (CRLF lines too)
         return obj
     if b"\\" in raw:  # escapes orjson writes as the character itself: \u00b5, \/
@@ -557,7 +558,13 @@ class _Text:
                 end = self.buf.find("\n", self.pos + seen)
             obj = _fast_loads(self.buf[self.pos : end]) if end - self.pos <= _FAST_LINE else _MISS
             if obj is not _MISS:
-                self.pos = end + 1 if end < len(self.buf) else end  # past the line feed
+                if end < len(self.buf):
+                    if self.counted == self.pos:  # one line feed read: counted as it goes
+                        self.lines += 1
+                        self.counted = end + 1
+                    self.pos = end + 1  # past the line feed
+                else:
+                    self.pos = end
                 return obj
         return self.value(f"line {line_no}")
 
@@ -709,7 +716,7 @@ def _ndjson_line(
         rtype = obj.get("resourceType")
         if rtype == "Observation" and not obj.get("contained"):
             # the common line: one Observation, nothing in it to resolve
-            yield _Line(source, patients, obj, f"line {line_no} (Observation)").panel()
+            yield _line_panel(source, patients, obj, f"line {line_no} (Observation)")
             return
         if rtype == "Patient":
             rid = obj.get("id")
@@ -1123,9 +1130,17 @@ class _Doc:
             stack.extend(reversed(nxt))
 
     def _provenance(self, location: str, source_id: str | None = None) -> Provenance:
-        # texts this reader made: no validation (tests/test_reader_trusted.py)
-        return trusted(
-            Provenance, source=self.source, location=location, format=_FORMAT, source_id=source_id
+        # texts this reader made: no validation (tests/test_reader_trusted.py), laid out
+        # as trusted() lays them out
+        return _instance(
+            Provenance,
+            {
+                "source": self.source,
+                "location": location,
+                "format": _FORMAT,
+                "source_id": source_id,
+            },
+            _PROVENANCE_GIVEN,
         )
 
     def _lab(self, res: JSON) -> str | None:
@@ -1206,10 +1221,17 @@ class _Doc:
             }
             # Every value is of its field's type, made by this reader, so pydantic's type
             # checks have nothing to do (tests/test_reader_trusted.py compares with the
-            # validated Result); the Result's own validator is run here, and anything it
+            # validated Result); the Result's own validator is run here (a value read from
+            # its own text by parse_value passes it, see _line_panel), and anything it
             # refuses goes through the validating constructor, which raises as before.
-            if value_text_problem(value.text, value.value) is None:
-                out.append(trusted(Result, **fields))
+            if (
+                value.value is None
+                or (len(keys) == 1 and keys[0] in _READ_FROM_TEXT)
+                or value_text_problem(value.text, value.value) is None
+            ):
+                data = _RESULT_LAYOUT.copy()
+                data.update(fields)  # every field given, in field order (the layout's)
+                out.append(_instance(Result, data, _RESULT_GIVEN))
             else:
                 out.append(Result(**fields))
         return out
@@ -1221,11 +1243,12 @@ class _Line(_Doc):
     Nothing in it resolves to another resource (a reference can name only the
     Observation itself, never a Patient, Specimen or Organization), so its specimen,
     lab and patient follow from its JSON alone: what repeats from line to line is
-    read once (:func:`_line_shape`, :func:`_line_context`), and equal parts give the
-    very same objects (the batch writer's cache keys them by identity). Only
-    :meth:`panel` is called: the document state of :class:`_Doc` is not set up.
-    The panel equals what :func:`_document` makes of the line (``tests/test_fhir_fast.py``
-    compares the two on every fixture and on generated lines).
+    read once (:func:`_line_context`), and equal parts give the very same objects (the
+    batch writer's cache keys them by identity). Only :meth:`panel` is called: the
+    document state of :class:`_Doc` is not set up. The common line (no components)
+    takes the shorter way of :func:`_line_panel`. Both equal what :func:`_document`
+    makes of the line (``tests/test_fhir_fast.py`` compares them on every fixture and
+    on generated lines).
     """
 
     def __init__(
@@ -1263,60 +1286,6 @@ class _Line(_Doc):
             else self._provenance(location),
         )
 
-    def _results(
-        self, obs: JSON, group: str | None, patient: PatientContext = _NOBODY
-    ) -> list[Result]:
-        """As :meth:`_Doc._results`, for the common Observation without components, with
-        everything but its value, id and identifiers looked up by its JSON (one key)."""
-        if "component" in obs and _list(obs, "component"):
-            return super()._results(obs, group, patient)
-        get = obs.get
-        key = _dumps(tuple(map(get, _LINE_KEYS)))
-        if key is None:
-            return super()._results(obs, group, patient)
-        keys = _KEYS_WITH_VALUE.get(names := tuple(obs))
-        if keys is None:
-            if len(_KEYS_WITH_VALUE) >= 1024:
-                _KEYS_WITH_VALUE.clear()
-            keys = _KEYS_WITH_VALUE[names] = _value_keys(obs)
-        value = _value(obs, keys)
-        context, part = _line_shape(key, value.unit)
-        ranges = part.fixed
-        if ranges is None:
-            ranges = _choose(part.ranges, value.unit, context.lab, patient, context.collected)
-        rid = get("id")
-        fields = {
-            "name": part.name,
-            "code": part.code,
-            "codes": part.codes,
-            "value_text": value.text,
-            "value": value.value,
-            "value_error": value.error,
-            "unit": value.unit,
-            "lab_range": ranges[0],
-            "lab_range_text": ranges[1],
-            "lab_flags": part.flags,
-            "specimen": context.specimen,
-            "specimen_text": context.specimen_text,
-            "collected": context.collected,
-            "lab": context.lab,
-            "method": context.method,
-            "status": context.status,
-            "provenance": trusted(  # as _Doc._provenance makes it
-                Provenance,
-                source=self.source,
-                location=self.loc[id(obs)],
-                format=_FORMAT,
-                source_id=rid if isinstance(rid, str) else None,
-            ),
-            "identifiers": _identifiers(get("identifier")),
-            "panel": group,
-        }
-        # as in _Doc._results: the Result's own check, then built trusted
-        if value_text_problem(value.text, value.value) is None:
-            return [trusted(Result, **fields)]
-        return [Result(**fields)]
-
     def resolve(self, ref_obj: object, holder: JSON) -> JSON | None:
         # as _Doc.resolve on a document that holds only ``self.obs``
         if not isinstance(ref_obj, dict):
@@ -1333,27 +1302,170 @@ class _Line(_Doc):
         return None
 
     def _context(self, obs: JSON) -> _Context:
-        key = _dumps(tuple(map(obs.get, _CONTEXT_KEYS)))
+        key = _dumps(tuple(map(obs.get, _TIMELESS_KEYS)))
         if key is None:
             return super()._context(obs)
-        return _line_context(key)
+        return _line_context(key)._replace(collected=_effective(obs))
+
+
+def _line_panel(
+    source: str | None, patients: Mapping[str, PatientContext], obs: JSON, location: str
+) -> Panel:
+    """The panel of an NDJSON line holding one Observation (no ``contained``): what
+    ``_Line(source, patients, obs, location).panel()`` makes, the short way when it has no
+    components.
+
+    Everything but its value, collection time, subject, id and identifiers is looked up
+    by the JSON it is read from (one key, :func:`_line_shape`), with the Result's other
+    fields ready in field order (:class:`_LineShape`); the Result, its Provenance and the
+    Panel are laid out as :func:`~guttests._models.trusted` lays them out
+    (:func:`_instance`). A value read from a number or a string by
+    :func:`~guttests.parse_value` is the value of its own text (``value_text``), so the
+    Result's check has nothing to find; any other value is checked as
+    :meth:`_Doc._results` checks it.
+    """
+    get = obs.get
+    if "component" in obs and _list(obs, "component"):
+        return _Line(source, patients, obs, location).panel()
+    key = _dumps(tuple(map(get, _LINE_KEYS)))
+    if key is None:
+        return _Line(source, patients, obs, location).panel()
+    keys = _KEYS_WITH_VALUE.get(names := tuple(obs))
+    if keys is None:
+        if len(_KEYS_WITH_VALUE) >= 1024:
+            _KEYS_WITH_VALUE.clear()
+        keys = _KEYS_WITH_VALUE[names] = _value_keys(obs)
+    if keys == _QUANTITY_KEY:
+        value = _quantity(obs["valueQuantity"])
+        checked = True  # value_or_error of value.text, or no value
+    else:
+        value = _value(obs, keys)
+        checked = value.value is None or (len(keys) == 1 and keys[0] in _READ_FROM_TEXT)
+    shape = _line_shape(key, value.unit)
+    context = shape.context
+    part = shape.part
+    collected = _effective(obs)  # one object per time (_when_cached)
+    subject = get("subject")
+    patient = _line_patient(patients, subject) if isinstance(subject, dict) else _NOBODY
+    ranges = part.fixed
+    if ranges is None:
+        ranges = _choose(part.ranges, value.unit, context.lab, patient, collected)
+    rid = get("id")
+    provenance = _instance(
+        Provenance,
+        {
+            "source": source,
+            "location": location,
+            "format": _FORMAT,
+            "source_id": rid if isinstance(rid, str) else None,
+        },
+        _PROVENANCE_GIVEN,
+    )
+    data = shape.result.copy()
+    data["value_text"] = value.text
+    data["value"] = value.value
+    data["value_error"] = value.error  # (and the unit: the shape's)
+    data["collected"] = collected
+    data["lab_range"], data["lab_range_text"] = ranges
+    data["provenance"] = provenance
+    identifiers = get("identifier")
+    if identifiers is not None:
+        data["identifiers"] = _identifiers(identifiers)
+    if checked or value_text_problem(value.text, value.value) is None:
+        result = _instance(Result, data, _RESULT_GIVEN)
+    else:  # the validating constructor raises as it does on the document path
+        result = Result(**{k: data[k] for k in _RESULT_GIVEN})
+    return _instance(
+        Panel,
+        {
+            "name": None,
+            "patient": patient,
+            "collected": collected,
+            "lab": context.lab,
+            "results": (result,),
+            "provenance": provenance,
+        },
+        _PANEL_GIVEN,
+    )
+
+
+def _line_patient(patients: Mapping[str, PatientContext], subject: JSON) -> PatientContext:
+    """The patient of a line's ``subject``, as :meth:`_Doc.unresolved_patient` finds it."""
+    ref = subject.get("reference")
+    if isinstance(ref, str) and ref:
+        return patients.get(_relative(ref), _NOBODY)
+    found = _identified_patient(subject.get("identifier"))
+    return found[0] if found is not None else _NOBODY
+
+
+_QUANTITY_KEY = ["valueQuantity"]
+_READ_FROM_TEXT = frozenset({"valueQuantity", "valueString"})
+"""value[x] whose value (when there is one) is parse_value of the Result's ``value_text``
+itself (:func:`_quantity`, :func:`_value`): the Result's check cannot find a difference."""
+
+_new = object.__new__
+_setattr = object.__setattr__
+
+
+def _instance(cls: type[_M], data: dict[str, Any], given: frozenset[str]) -> _M:
+    """A model laid out as :func:`~guttests._models.trusted` lays it out: ``data`` holds
+    every field in field order (a copy of a :func:`_layout`), ``given`` the fields the
+    caller gave (``tests/test_fhir_fast.py`` compares the two ways)."""
+    m = _new(cls)
+    _setattr(m, "__dict__", data)
+    _setattr(m, "__pydantic_fields_set__", set(given))
+    _setattr(m, "__pydantic_extra__", None)
+    _setattr(m, "__pydantic_private__", None)
+    return m
+
+
+def _layout(cls: type[_M], **values: Any) -> tuple[dict[str, Any], frozenset[str]]:
+    """``trusted(cls, **values)``'s fields in order and the fields given."""
+    made = trusted(cls, **values)
+    return made.__dict__, frozenset(made.__pydantic_fields_set__)
+
+
+_PROVENANCE_GIVEN = _layout(Provenance, source=None, location="", format=_FORMAT, source_id=None)[1]
+_PANEL_GIVEN = _layout(
+    Panel, patient=_NOBODY, collected=None, lab=None, results=(), provenance=None
+)[1]
+_RESULT_FIELDS = (
+    "name",
+    "code",
+    "codes",
+    "value_text",
+    "value",
+    "value_error",
+    "unit",
+    "lab_range",
+    "lab_range_text",
+    "lab_flags",
+    "specimen",
+    "specimen_text",
+    "collected",
+    "lab",
+    "method",
+    "status",
+    "provenance",
+    "identifiers",
+    "panel",
+)
+"""The fields :meth:`_Doc._results` gives a Result."""
+_RESULT_GIVEN = frozenset(_RESULT_FIELDS)
+_RESULT_LAYOUT, _RESULT_LAYOUT_GIVEN = _layout(Result, **dict.fromkeys(_RESULT_FIELDS))
+"""A Result's fields in field order, defaults for those not given (each use fills a copy)."""
+if _RESULT_LAYOUT_GIVEN != _RESULT_GIVEN:  # pragma: no cover - built from the same names
+    raise AssertionError("Result layout")
 
 
 _KEYS_WITH_VALUE: dict[tuple[str, ...], list[str]] = {}
 """The value[x] keys of an Observation, by its keys in order (lines repeat their keys);
 read only, never changed by a caller."""
 
-_CONTEXT_KEYS = (
-    "status",
-    "effectiveDateTime",
-    "effectiveInstant",
-    "effectivePeriod",
-    "specimen",
-    "performer",
-    "method",
-)
-"""The keys of an Observation that :meth:`_Doc._context` reads."""
-_LINE_KEYS = (*_CONTEXT_KEYS, "code", "referenceRange", "interpretation")
+_TIMELESS_KEYS = ("status", "specimen", "performer", "method")
+"""The keys of an Observation that :meth:`_Doc._context` reads but for the collection
+time (``effective[x]``, read on each line: it changes from order to order)."""
+_LINE_KEYS = (*_TIMELESS_KEYS, "code", "referenceRange", "interpretation")
 """The keys of a one-Observation line read once per distinct JSON (``_line_shape``)."""
 
 
@@ -1375,20 +1487,62 @@ def _context_of(
 
 @lru_cache(maxsize=4096)
 def _line_context(raw_json: bytes) -> _Context:
-    obs = dict(zip(_CONTEXT_KEYS, orjson.loads(raw_json), strict=True))
+    """The context of a line from the JSON of its :data:`_TIMELESS_KEYS` (``collected`` is
+    ``None``: each line's own is put in)."""
+    obs = dict(zip(_TIMELESS_KEYS, orjson.loads(raw_json), strict=True))
     one = _Line(None, {}, obs, "")
     return _context_of(obs, one._specimen(obs), one._lab(obs))
 
 
+class _LineShape(NamedTuple):
+    """What Observation lines with the same JSON but for their value, collection time,
+    subject, id and identifiers share (:func:`_line_panel`)."""
+
+    context: _Context
+    part: _Part
+    result: dict[str, Any]
+    """A Result's fields in field order, those of the shape filled in (never changed:
+    each line fills a copy)."""
+
+
 @lru_cache(maxsize=4096)
-def _line_shape(raw_json: bytes, unit: str | None) -> tuple[_Context, _Part]:
-    """Context and part of an Observation line, from the JSON of what they read."""
+def _line_shape(raw_json: bytes, unit: str | None) -> _LineShape:
+    """Context, part and Result layout of an Observation line, from the JSON of what they
+    read."""
     parts = orjson.loads(raw_json)
-    context = _line_context(orjson.dumps(parts[: len(_CONTEXT_KEYS)]))
-    code, rr, interpretation = parts[len(_CONTEXT_KEYS) :]
-    return context, _part(
+    context = _line_context(orjson.dumps(parts[: len(_TIMELESS_KEYS)]))
+    code, rr, interpretation = parts[len(_TIMELESS_KEYS) :]
+    part = _part(
         {"code": code, "referenceRange": rr, "interpretation": interpretation}, unit, context.lab
     )
+    fields = {
+        "name": part.name,
+        "code": part.code,
+        "codes": part.codes,
+        "value_text": "",
+        "value": None,
+        "value_error": None,
+        "unit": unit,
+        "lab_range": None,
+        "lab_range_text": None,
+        "lab_flags": part.flags,
+        "specimen": context.specimen,
+        "specimen_text": context.specimen_text,
+        "collected": None,
+        "lab": context.lab,
+        "method": context.method,
+        "status": context.status,
+        "provenance": _PLACEHOLDER,
+        "identifiers": (),
+        "panel": None,
+    }
+    layout, given = _layout(Result, **fields)
+    if given != _RESULT_GIVEN:  # pragma: no cover - the names above are _RESULT_FIELDS
+        raise AssertionError("Result layout")
+    return _LineShape(context, part, layout)
+
+
+_PLACEHOLDER = trusted(Provenance, location="")
 
 
 def _identified_patient(raw: object) -> tuple[PatientContext, object] | None:
@@ -1489,12 +1643,15 @@ def _codes(cc: object) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
     if not isinstance(cc, dict):
         return None, (), None
     key = _dumps(cc)
-    return _codes_of(key) if key is not None else (None, (), _concept_name(cc))
+    return _codes_of(key) if key is not None else _codes_read(cc)
 
 
 @lru_cache(maxsize=8192)
 def _codes_of(raw_json: bytes) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
-    cc = orjson.loads(raw_json)
+    return _codes_read(orjson.loads(raw_json))
+
+
+def _codes_read(cc: JSON) -> tuple[Coding | None, tuple[Coding, ...], str | None]:
     codings = []
     for c in _list(cc, "coding"):
         code = c.get("code")
@@ -1562,12 +1719,15 @@ def _flags(interpretations: object) -> tuple[str, ...]:
     if not isinstance(interpretations, list):
         return ()
     key = _dumps(interpretations)
-    return _flags_of(key) if key is not None else ()
+    return _flags_of(key) if key is not None else _flags_read(interpretations)
 
 
 @lru_cache(maxsize=1024)
 def _flags_of(raw_json: bytes) -> tuple[str, ...]:
-    interpretations = orjson.loads(raw_json)
+    return _flags_read(orjson.loads(raw_json))
+
+
+def _flags_read(interpretations: list[Any]) -> tuple[str, ...]:
     flags: list[str] = []
     for cc in interpretations:
         if not isinstance(cc, dict):
@@ -1640,12 +1800,21 @@ def _identifier(raw: object) -> Identifier | None:
     if value is None:
         return None
     assigner = raw.get("assigner")
-    return Identifier(
-        value=value,
-        system=_str(raw, "system"),
-        assigner=_str(assigner, "display") if isinstance(assigner, dict) else None,
-        type=_concept_code(raw.get("type")),
+    # texts of the input (str or None, as the model declares): laid out as pydantic
+    # validates them (tests/test_fhir_fast.py compares the two)
+    return _instance(
+        Identifier,
+        {
+            "value": value,
+            "system": _str(raw, "system"),
+            "assigner": _str(assigner, "display") if isinstance(assigner, dict) else None,
+            "type": _concept_code(raw.get("type")),
+        },
+        _IDENTIFIER_GIVEN,
     )
+
+
+_IDENTIFIER_GIVEN = frozenset({"value", "system", "assigner", "type"})
 
 
 def _identifiers(raw: object) -> tuple[Identifier, ...]:
@@ -1685,7 +1854,12 @@ def _raw_text(v: object) -> str:
     if isinstance(v, str):
         return v
     raw = _dumps(v)
-    return raw.decode() if raw is not None else "(JSON nested too deeply to show)"
+    if raw is not None:
+        return raw.decode()
+    try:  # an integer past 64 bits, which orjson does not write: as the input wrote it
+        return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    except (RecursionError, ValueError):
+        return "(JSON nested too deeply to show)"
 
 
 def _quantity_unit(q: JSON) -> str | None:
@@ -1722,7 +1896,12 @@ def _value(src: JSON, keys: list[str]) -> _Read:
     if key == "valueInteger":
         if not isinstance(raw, int) or isinstance(raw, bool):
             return _error(_raw_text(raw), "valueInteger is not an integer")
-        return _Read(str(raw), QuantityValue(text=str(raw), value=float(raw)), None, None)
+        text = str(raw)
+        try:
+            number = float(raw)
+        except OverflowError:  # more than 308 digits: no float holds it
+            return _error(text, "valueInteger is too large to read as a number")
+        return _Read(text, QuantityValue(text=text, value=number), None, None)
     if key == "valueBoolean":
         return _error(_raw_text(raw), "valueBoolean is not supported as a lab value")
     if key in ("valueRange", "valueRatio", "valueSampledData", "valuePeriod"):
@@ -1746,11 +1925,14 @@ def _quantity(q: object) -> _Read:
         return _error(_raw_text(q), "valueQuantity is not an object")
     unit = _quantity_unit(q)
     raw = q.get("value")
-    if raw is None:
+    if type(raw) is float:  # the common number, as orjson read it (see _number_text)
+        text = orjson.dumps(raw).decode()
+    elif raw is None:
         return _Read("", None, "no value: valueQuantity has no value", unit)
-    if not _is_number(raw):
+    elif not _is_number(raw):
         return _error(_raw_text(raw), "valueQuantity.value is not a JSON number", unit)
-    text = _number_text(raw)
+    else:
+        text = _number_text(raw)
     comparator = q.get("comparator")
     if comparator is None:
         return _Read(text, *_number_value(text), unit)
@@ -1768,15 +1950,22 @@ _NONZERO_MANTISSA = re.compile(r"^[<>=]*-?0*\.?0*[1-9]")
 
 
 # Lab values repeat (limited precision): read each spelling once. Half the size of
-# parse_value's own cache: a text found here is still there, so the Result's check
-# (value_text_problem, which parses the text again) finds it instead of parsing anew.
+# parse_value's own cache: a text parse_value read for this cache is still there, so the
+# Result's check (value_text_problem, which parses the text again; NDJSON lines skip it,
+# see _line_panel) finds it instead of parsing anew.
 @lru_cache(maxsize=4096)
 def _number_value(text: str) -> tuple[Value | None, str | None]:
     """A JSON number's exact text (with its comparator) read as a value, never rounded away.
 
     The text goes through :func:`~guttests.parse_value`, as every format's values do; a
     number that is not zero but too small for a float (``1e-400``) is refused, not 0.
+    A plain decimal (``54.61``, ``<50``: no exponent, at most 15 digits each side of the
+    point) is laid out as parse_value reads it, without its general parse
+    (:func:`_plain_number_value`).
     """
+    plain = _plain_number_value(text) if _FAST_NUMBERS else None
+    if plain is not None:
+        return plain, None
     value, error = value_or_error(text)
     number = (
         value.value
@@ -1789,6 +1978,71 @@ def _number_value(text: str) -> tuple[Value | None, str | None]:
         reason = "the number is too small to represent (it would read as 0)"
         return None, str(ValueParseError(reason, text=text))
     return value, error
+
+
+_FAST_NUMBERS = True
+"""Read plain decimals the short way (:func:`_plain_number_value`); tests switch it off to
+compare, and the run-time check does when parse_value reads one otherwise."""
+_PLAIN_NUMBER = re.compile(r"(<=|>=|<|>)?(-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?)")
+_NUMBER_PROBES = 64
+"""Plain decimals compared with parse_value's reading (see :func:`_plain_number_value`)."""
+
+
+def _plain_number_value(text: str) -> Value | None:
+    """``parse_value(text)`` for a plain decimal with or without a comparator, else ``None``.
+
+    For such a text parse_value finds no space, comma, grade or exponent: the text is the
+    number (``float(text)``, finite and not 0 unless its digits are), or a comparator and
+    the number (``CensoredValue``). The value is laid out as pydantic makes it
+    (``tests/test_fhir_fast.py`` compares the two on generated texts), and the first
+    :data:`_NUMBER_PROBES` of a process are compared with parse_value's own reading: any
+    difference turns this way off for the rest of the process.
+    """
+    global _NUMBER_PROBES, _FAST_NUMBERS
+    m = _PLAIN_NUMBER.fullmatch(text)
+    if m is None:
+        return None
+    comparator, number = m.groups()
+    value: Value
+    if comparator is None:
+        value = _instance(
+            QuantityValue,
+            {"kind": "quantity", "text": text, "value": float(number)},
+            _QUANTITY_GIVEN,
+        )
+    else:
+        value = _instance(
+            CensoredValue,
+            {
+                "kind": "censored",
+                "text": text,
+                "comparator": comparator,
+                "limit": float(number),
+                "detection_limit": False,
+            },
+            _CENSORED_GIVEN,
+        )
+    if _NUMBER_PROBES > 0:
+        _NUMBER_PROBES -= 1
+        if not _same_value(value, value_or_error(text)[0]):
+            _FAST_NUMBERS = False
+            return None
+    return value
+
+
+def _same_value(a: Value, b: Value | None) -> bool:
+    """The same model, fields and given fields (a ``-0.0`` is not a ``0.0``)."""
+    return (
+        type(a) is type(b)
+        and repr(a.__dict__) == repr(b.__dict__)
+        and a.__pydantic_fields_set__ == b.__pydantic_fields_set__
+        and a.__pydantic_extra__ == b.__pydantic_extra__
+        and a.__pydantic_private__ == b.__pydantic_private__
+    )
+
+
+_QUANTITY_GIVEN = frozenset({"text", "value"})
+_CENSORED_GIVEN = frozenset({"text", "comparator", "limit"})
 
 
 def _coded(cc: object) -> _Read:
@@ -1850,8 +2104,8 @@ def _candidates(raw: object, unit: str | None, lab: str | None) -> tuple[_Candid
         return ()
     # The same ranges repeat on every result of an analyte: read each spelling once.
     key = _dumps(raw)
-    if key is None:
-        return ()
+    if key is None:  # JSON orjson does not write (an integer past 64 bits): read as it is
+        return _candidates_read(raw, unit, lab)
     return _candidates_of(key, unit, lab)
 
 
@@ -1914,7 +2168,10 @@ def _applies(a: Applicability, patient: PatientContext, when: date | datetime | 
 
 @lru_cache(maxsize=8192)
 def _candidates_of(raw_json: bytes, unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
-    raw = orjson.loads(raw_json)
+    return _candidates_read(orjson.loads(raw_json), unit, lab)
+
+
+def _candidates_read(raw: list[Any], unit: str | None, lab: str | None) -> tuple[_Candidate, ...]:
     return tuple(c for rr in raw if isinstance(rr, dict) for c in [_candidate(rr, unit, lab)] if c)
 
 
