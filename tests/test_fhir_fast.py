@@ -804,7 +804,7 @@ def test_line_panels_share_the_shape_objects() -> None:
     assert ra.__pydantic_fields_set__ is not rb.__pydantic_fields_set__
 
 
-# --- numbers the short way (_plain_number_value) ---------------------------------------------
+# --- plain numbers (parse_value's own short way) ---------------------------------------------
 
 plain_decimals = st.one_of(
     st.from_regex(r"\A-?(0|[1-9][0-9]{0,16})(\.[0-9]{1,17})?\Z"),
@@ -824,46 +824,20 @@ number_texts = st.one_of(
 
 @settings(max_examples=500, deadline=None)
 @given(number_texts)
-def test_plain_numbers_read_as_parse_value_reads_them(text: str) -> None:
+def test_numbers_read_as_parse_value_reads_them(text: str) -> None:
+    """A JSON number's text is read by parse_value (whose plain-number short way is
+    checked against its general path in tests/test_values.py), laid out as it lays it
+    out: only a number too small for a float is refused on top."""
     from guttests._readers._common import value_or_error
 
-    made = fhir._plain_number_value(text)
-    if made is not None:
-        parsed = value_or_error(text)[0]
+    value, error = fhir._number_value.__wrapped__(text)
+    parsed, parse_error = value_or_error(text)
+    if value is not None:
         assert parsed is not None
-        assert _layout(made) == _layout(parsed)
-        assert made == parsed
-    saved = fhir._FAST_NUMBERS
-    try:
-        fhir._FAST_NUMBERS = False
-        slow = fhir._number_value.__wrapped__(text)
-        fhir._FAST_NUMBERS = True
-        fast = fhir._number_value.__wrapped__(text)
-    finally:
-        fhir._FAST_NUMBERS = saved
-    assert _layout(fast) == _layout(slow)
-
-
-@pytest.mark.parametrize("text", ["1e2", "1E2", "1.5e-7", "0.1234567890123456", "1" * 17, "+1"])
-def test_numbers_the_short_way_leaves_to_parse_value(text: str) -> None:
-    assert fhir._plain_number_value(text) is None
-
-
-def test_a_number_parse_value_reads_otherwise_turns_the_short_way_off(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from guttests._values import QuantityValue
-
-    other = QuantityValue(text="54.61", value=54.6)  # as a changed parse_value might read it
-    monkeypatch.setattr(fhir, "value_or_error", lambda text: (other, None))
-    monkeypatch.setattr(fhir, "_NUMBER_PROBES", 3)
-    monkeypatch.setattr(fhir, "_FAST_NUMBERS", True)
-    fhir._number_value.cache_clear()
-    try:
-        assert fhir._number_value("54.61") == (other, None)  # parse_value's reading wins
-        assert fhir._FAST_NUMBERS is False
-    finally:
-        fhir._number_value.cache_clear()
+        assert _layout(value) == _layout(parsed)
+    else:
+        assert error is not None
+        assert parsed is None or error != parse_error
 
 
 # --- numbers no float or orjson holds -------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from hypothesis import given
@@ -207,3 +208,36 @@ def test_plain_numbers_read_as_the_general_path_reads_them(text: str) -> None:
     assert type(fast) is type(general) is QuantityValue
     assert fast.value == general.value  # type: ignore[union-attr]
     assert fast.text == text
+
+
+_COMPARATORS = st.sampled_from(["", "<", "<=", ">", ">="])
+
+
+@given(_COMPARATORS, _PLAIN_NUMBERS)
+def test_plain_numbers_with_comparators_read_as_the_general_path_reads_them(
+    comparator: str, number: str
+) -> None:
+    """``<50``, ``>=2000``, ``12.5``: the short way gives the instance the general path
+    builds for the same text with blank space around it (which the short way never
+    takes), field for field (``-0.0`` apart from ``0.0``), fields given included."""
+    text = comparator + number
+    try:
+        general = parse_value(f" {text} ")
+    except ValueParseError as exc:
+        reason = str(exc).split(" (text")[0]
+        with pytest.raises(ValueParseError, match=re.escape(reason)):
+            parse_value(text)
+        return
+    fast = parse_value(text)
+    assert type(fast) is type(general)
+    expected = dict(general.__dict__, text=text)
+    assert repr(fast.__dict__) == repr(expected)
+    assert fast.model_fields_set == general.model_fields_set
+
+
+@pytest.mark.parametrize(
+    "text", ["1e-399", "0." + "0" * 400 + "1", "<0." + "0" * 330 + "1", "10^-399", "2.5E-330"]
+)
+def test_a_number_too_small_for_a_float_is_refused_not_read_as_0(text: str) -> None:
+    with pytest.raises(ValueParseError, match="too small to represent"):
+        parse_value(text)

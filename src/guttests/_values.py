@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -211,6 +212,14 @@ _SCI = re.compile(
     r")?$"
 )
 _POW10 = re.compile(r"^10\s*(?:\^|\*\*|[eE])\s*(?P<e>[+-]?\d+)$")  # 10^6 alone
+_TOO_SMALL = "the number is too small to represent (it would read as 0)"
+
+
+def _nonzero(digits: str) -> bool:
+    """Whether a decimal's text (any Unicode digits, as ``float`` reads them) is not 0."""
+    return Decimal(digits) != 0
+
+
 _PLUS_GRADE = re.compile(r"^(?:(?P<a>[1-4])\s*\+|\+\s*(?P<b>[1-4]))$")  # 2+ / +2
 _CLASS = re.compile(r"^(?:class|cl\.?|klasse)\s*(?P<n>\d)$", re.IGNORECASE)
 _SCORE = re.compile(r"^score\s*(?P<n>\d{1,3})$", re.IGNORECASE)
@@ -264,14 +273,17 @@ def _parse_number(s: str) -> float | None:
     m = _SCI.match(s)
     if m:
         raw = m.group("e1") or m.group("e2") or m.group("e3")
+        mantissa = m.group("m")
         if raw is None:
-            value = float(m.group("m"))
+            value = float(mantissa)
         else:
             exp = _exponent(raw)
             if exp is None:
                 return None
             # float() of the e-notation rounds once, exactly as IEEE parsing does
-            value = float(f"{m.group('m')}e{exp}")
+            value = float(f"{mantissa}e{exp}")
+        if value == 0.0 and _nonzero(mantissa):
+            raise ValueParseError(_TOO_SMALL, text=s)  # never read as 0
     else:
         m = _POW10.match(s)
         if not m:
@@ -280,6 +292,8 @@ def _parse_number(s: str) -> float | None:
         if exp is None:
             return None
         value = float(f"1e{exp}")
+        if value == 0.0:
+            raise ValueParseError(_TOO_SMALL, text=s)  # never read as 0
     return value if math.isfinite(value) else None
 
 
@@ -298,10 +312,11 @@ def parse_value(text: str, *, decimal_comma: bool = False) -> Value:
     return _parse_value_cached(text, decimal_comma)
 
 
-_PLAIN_NUMBER = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
-"""A number as most lab values are written (``12``, ``-0.5``, ``6.40``): what the general
-path below reads as ``float(text)`` with nothing before it that could match (no space,
-comma, ``+`` grade, exponent or comparator)."""
+_PLAIN_NUMBER = re.compile(r"(<=|>=|<|>)?(-?(?:\d+(?:\.\d*)?|\.\d+))")
+"""A number as most lab values are written (``12``, ``-0.5``, ``6.40``), with or without a
+comparator (``<50``, ``>=2000``): what the general path below reads as ``float`` of the
+number, the comparator apart, with nothing before it that could match otherwise (no
+space, comma, ``+`` grade, exponent or word)."""
 
 _new = object.__new__
 _setattr = object.__setattr__
@@ -318,12 +333,39 @@ def _quantity(text: str, value: float) -> QuantityValue:
     return q
 
 
+def _censored(text: str, comparator: Comparator, limit: float) -> CensoredValue:
+    """``CensoredValue(text=text, comparator=comparator, limit=limit)`` for values this
+    module made (see :func:`_quantity`)."""
+    c = _new(CensoredValue)
+    _setattr(
+        c,
+        "__dict__",
+        {
+            "kind": "censored",
+            "text": text,
+            "comparator": comparator,
+            "limit": limit,
+            "detection_limit": False,
+        },
+    )
+    _setattr(c, "__pydantic_fields_set__", {"text", "comparator", "limit"})
+    _setattr(c, "__pydantic_extra__", None)
+    _setattr(c, "__pydantic_private__", None)
+    return c
+
+
 @lru_cache(maxsize=8192)
 def _parse_value_cached(text: str, decimal_comma: bool) -> Value:
-    if _PLAIN_NUMBER.fullmatch(text):
-        plain = float(text)
-        if plain - plain == 0.0:  # finite (a long run of digits is inf)
-            return _quantity(text, plain)
+    m = _PLAIN_NUMBER.fullmatch(text)
+    if m is not None:
+        comparator, digits = m.groups()
+        plain = float(digits)
+        if plain - plain == 0.0 and (plain or not _nonzero(digits)):
+            # finite (a long run of digits is inf) and not a tiny number read as 0
+            # (0.000...01 past a float's range): else the general path refuses it
+            if comparator is None:
+                return _quantity(text, plain)
+            return _censored(text, _CMP_NORMAL[comparator], plain)
     s = " ".join(text.strip().split())
     if not s:
         raise ValueParseError("empty value", text=text)

@@ -1959,13 +1959,7 @@ def _number_value(text: str) -> tuple[Value | None, str | None]:
 
     The text goes through :func:`~guttests.parse_value`, as every format's values do; a
     number that is not zero but too small for a float (``1e-400``) is refused, not 0.
-    A plain decimal (``54.61``, ``<50``: no exponent, at most 15 digits each side of the
-    point) is laid out as parse_value reads it, without its general parse
-    (:func:`_plain_number_value`).
     """
-    plain = _plain_number_value(text) if _FAST_NUMBERS else None
-    if plain is not None:
-        return plain, None
     value, error = value_or_error(text)
     number = (
         value.value
@@ -1978,71 +1972,6 @@ def _number_value(text: str) -> tuple[Value | None, str | None]:
         reason = "the number is too small to represent (it would read as 0)"
         return None, str(ValueParseError(reason, text=text))
     return value, error
-
-
-_FAST_NUMBERS = True
-"""Read plain decimals the short way (:func:`_plain_number_value`); tests switch it off to
-compare, and the run-time check does when parse_value reads one otherwise."""
-_PLAIN_NUMBER = re.compile(r"(<=|>=|<|>)?(-?(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,15})?)")
-_NUMBER_PROBES = 64
-"""Plain decimals compared with parse_value's reading (see :func:`_plain_number_value`)."""
-
-
-def _plain_number_value(text: str) -> Value | None:
-    """``parse_value(text)`` for a plain decimal with or without a comparator, else ``None``.
-
-    For such a text parse_value finds no space, comma, grade or exponent: the text is the
-    number (``float(text)``, finite and not 0 unless its digits are), or a comparator and
-    the number (``CensoredValue``). The value is laid out as pydantic makes it
-    (``tests/test_fhir_fast.py`` compares the two on generated texts), and the first
-    :data:`_NUMBER_PROBES` of a process are compared with parse_value's own reading: any
-    difference turns this way off for the rest of the process.
-    """
-    global _NUMBER_PROBES, _FAST_NUMBERS
-    m = _PLAIN_NUMBER.fullmatch(text)
-    if m is None:
-        return None
-    comparator, number = m.groups()
-    value: Value
-    if comparator is None:
-        value = _instance(
-            QuantityValue,
-            {"kind": "quantity", "text": text, "value": float(number)},
-            _QUANTITY_GIVEN,
-        )
-    else:
-        value = _instance(
-            CensoredValue,
-            {
-                "kind": "censored",
-                "text": text,
-                "comparator": comparator,
-                "limit": float(number),
-                "detection_limit": False,
-            },
-            _CENSORED_GIVEN,
-        )
-    if _NUMBER_PROBES > 0:
-        _NUMBER_PROBES -= 1
-        if not _same_value(value, value_or_error(text)[0]):
-            _FAST_NUMBERS = False
-            return None
-    return value
-
-
-def _same_value(a: Value, b: Value | None) -> bool:
-    """The same model, fields and given fields (a ``-0.0`` is not a ``0.0``)."""
-    return (
-        type(a) is type(b)
-        and repr(a.__dict__) == repr(b.__dict__)
-        and a.__pydantic_fields_set__ == b.__pydantic_fields_set__
-        and a.__pydantic_extra__ == b.__pydantic_extra__
-        and a.__pydantic_private__ == b.__pydantic_private__
-    )
-
-
-_QUANTITY_GIVEN = frozenset({"text", "value"})
-_CENSORED_GIVEN = frozenset({"text", "comparator", "limit"})
 
 
 def _coded(cc: object) -> _Read:
