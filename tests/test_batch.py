@@ -484,3 +484,90 @@ def test_values_remembered_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     assert fast == plain
     assert len(remembered) == len(texts)  # no template hit: nothing repeats within 8 values
     assert max(remembered) <= 8
+
+
+# --- orders of other collection times ------------------------------------------------------
+
+
+def _timed_panels() -> list[Panel]:
+    """Orders of one analyte at other collection times (each order of a feed has its own),
+    some results with a time of their own, the lab's plain range: shapes leave the time out."""
+    from datetime import UTC, datetime
+
+    rng = parse_range_text("0-50", unit="ug/g")
+
+    def result(i: int, own: datetime | None) -> Result:
+        return Result(
+            name="Calprotectin",
+            value_text=("75", "12")[i % 2],
+            value=parse_value(("75", "12")[i % 2]),
+            unit="ug/g",
+            lab_range=rng,
+            lab_range_text="0-50",
+            collected=own,
+            provenance=Provenance(source="a.hl7", location=f"OBX {i}", format="hl7v2"),
+        )
+
+    panels = []
+    for k in range(6):
+        when = datetime(2024, 3, 1 + k, 7, 30, tzinfo=UTC)
+        own = datetime(2024, 3, 1 + k, 9, 0, tzinfo=UTC) if k % 3 == 0 else None
+        panels.append(
+            Panel(
+                patient=PatientContext(patient_id=f"P{k}", sex=("female", "male")[k % 2]),
+                collected=when,
+                results=tuple(result(i, own if i == 0 else None) for i in range(4)),
+            )
+        )
+    return panels
+
+
+def test_orders_of_other_times_share_shapes_and_templates() -> None:
+    """Results interpreted alike for every patient share their shape and templates across
+    orders of other collection times: each record still says its own time."""
+    stats: dict[str, int] = {}
+    plain, fast = _both(_timed_panels(), stats=stats)
+    assert fast == plain
+    assert stats["off"] == 0
+    # 24 results of two values: two sightings of each build its template, the rest fill it
+    assert stats["hits"] == 20
+    times = [json.loads(line)["collected"] for line in plain[0].splitlines()]
+    assert len(set(times)) == 8  # six orders' times and two results' own
+
+
+def test_run_time_guard_catches_a_record_that_depends_on_the_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were a record field (other than ``collected``) to depend on the collection time, the
+    run-time check would catch it: the key leaves the time out only where nothing but that
+    field may depend on it."""
+    real = batch.result_record
+
+    def timed(interp: Any, *, panel: Any = None, **kw: Any) -> dict[str, Any]:
+        rec = real(interp, panel=panel, **kw)
+        rec["notes"] = [*rec["notes"], f"ordered {panel.collected}" if panel else ""]
+        return rec
+
+    monkeypatch.setattr(batch, "result_record", timed)
+    stats: dict[str, int] = {}
+    plain, fast = _both(_timed_panels(), stats=stats)
+    assert fast == plain
+    assert stats["off"] == 1
+
+
+def test_hl7_token_path_shares_shapes_across_order_times() -> None:
+    """HL7 v2 messages of other order times (OBR-7) and observation times (OBX-14): the
+    reader's OBX shapes leave both out, the records are the plain path's, with their own
+    times, and templates answer repeats across messages."""
+    text = (FIXTURES / "hl7v2" / "stool_comprehensive.hl7").read_text(encoding="utf-8")
+    messages = []
+    for day in range(1, 7):
+        msg = text.replace("20240301", f"202403{day:02d}")
+        assert msg != text or day == 1
+        messages.append(msg)
+    plain, fast, stats = _raw_and_plain("".join(messages))
+    assert fast == plain
+    assert stats["off"] == 0
+    assert stats["hits"] > 0
+    times = {json.loads(line)["collected"] for line in plain[0].splitlines()}
+    assert len(times) >= 6

@@ -52,7 +52,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 from typing import IO, TYPE_CHECKING, Any
 
@@ -70,6 +70,7 @@ from ._models import (
 )
 from ._reports._model import (
     _range_record,
+    collected_field,
     identifier_fields,
     identity_record,
     record_from_parts,
@@ -77,6 +78,7 @@ from ._reports._model import (
     source_fields,
     source_record,
     static_record,
+    time_field,
 )
 
 if TYPE_CHECKING:
@@ -104,10 +106,13 @@ _PROBES = 64
 _RESULT_FIELDS = tuple(f for f in Result.model_fields if f not in RESULT_PER_RECORD)
 _PANEL_FIELDS = tuple(f for f in Panel.model_fields if f not in PANEL_OUTSIDE)
 _PATIENT_FIELDS = tuple(f for f in PatientContext.model_fields if f not in PATIENT_IDENTITY)
-_SLOTS = ("source", "panel_index", "identifiers", "source_id")
-"""Record fields that belong to one result (its place and its source's identifiers)."""
+_SLOTS = ("source", "panel_index", "collected", "identifiers", "source_id")
+"""Record fields that belong to one result: its place, its collection time (each order of
+a feed has its own) and its source's identifiers."""
 _SLOT_MARKERS = {name: orjson.dumps(f"\x00guttests-slot-{name}\x00") for name in _SLOTS}
 _PROBE_PROVENANCE = Provenance(source="probe", location="\x00probe\x00", format="probe")
+_PROBE_TIME = datetime(1901, 2, 3, 4, 5, tzinfo=UTC)
+"""Another collection time, for the probes of shapes whose key leaves it out."""
 
 _dumps = orjson.dumps
 _UNSEEN = object()
@@ -131,6 +136,12 @@ _PER_VALUE = ("value_text", "value_error", "lab_flags", "lab_flag_texts")
 """Result fields of the value and the lab's flags, keyed by value (the value object by identity)."""
 _SHAPE_TEXTS = tuple(f for f in _RESULT_FIELDS if _by_value(f) and f not in _PER_VALUE)
 _SHAPE_OBJECTS = tuple(f for f in _RESULT_FIELDS if not _by_value(f) and f != "value")
+_TIMELESS_OBJECTS = tuple(f for f in _SHAPE_OBJECTS if f != "collected")
+_TIMELESS_PANEL = tuple(f for f in _PANEL_FIELDS if f != "collected")
+"""The key of a shape whose results are interpreted alike for every patient (see
+``_Engine.patient_free``): nor does their collection time change their interpretation
+(it counts only through the patient's age), so the key leaves it out and every record
+writes its own (a slot)."""
 
 
 def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
@@ -143,8 +154,10 @@ def _getter(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...
 
 _shape_texts = _getter(_SHAPE_TEXTS)
 _shape_objects = _getter(_SHAPE_OBJECTS)
+_timeless_objects = _getter(_TIMELESS_OBJECTS)
 _value_texts = _getter(_PER_VALUE)
 _panel_values = _getter(_PANEL_FIELDS)
+_timeless_panel = _getter(_TIMELESS_PANEL)
 _patient_values = _getter(_PATIENT_FIELDS)
 
 
@@ -193,15 +206,17 @@ class _Template:
         self.keep = keep
 
     def fill_slots(
-        self, source: bytes, index: bytes, identifiers: bytes, source_id: bytes
+        self, source: bytes, index: bytes, collected: bytes, identifiers: bytes, source_id: bytes
     ) -> bytes:
         """:meth:`fill` with the slots' bytes in ``_SLOTS`` order."""
         if self.order is not _SLOTS:
             return self.fill(
-                dict(zip(_SLOTS, (source, index, identifiers, source_id), strict=True))
+                dict(zip(_SLOTS, (source, index, collected, identifiers, source_id), strict=True))
             )
         p = self.pieces
-        return b"".join((p[0], source, p[1], index, p[2], identifiers, p[3], source_id, p[4]))
+        return b"".join(
+            (p[0], source, p[1], index, p[2], collected, p[3], identifiers, p[4], source_id, p[5])
+        )
 
     def fill(self, values: dict[str, bytes]) -> bytes:
         pieces = self.pieces
@@ -424,7 +439,9 @@ class _Writer:
         self.interpreted += interp.interpreted
         deidentify = self.deidentify
         if where is not None:
-            static = shape.static if shape is not None else static_record(r, panel)
+            static = (
+                _timed(shape.static, r, panel) if shape is not None else static_record(r, panel)
+            )
             full = record_from_parts(interp, static, where[0], index, where[1], self._range)
             if shape is None and skey is not None:
                 shape = self._shape(skey, static, keep)
@@ -435,7 +452,7 @@ class _Writer:
         else:
             full = record_from_parts(
                 interp,
-                shape.static,
+                _timed(shape.static, r, panel),
                 source_record(r.provenance, deidentify),
                 index,
                 identity_record(r, deidentify),
@@ -465,7 +482,8 @@ class _Writer:
             return data
         if self.probes > 0:
             self.probes -= 1
-            if not _same_without_per_record(r, panel, full, deidentify, self.run):
+            timeless = self.patient_free(r.lab_range)
+            if not _same_without_per_record(r, panel, full, deidentify, self.run, timeless):
                 self.off()
                 return data
         for name in _SLOTS:
@@ -479,22 +497,25 @@ class _Writer:
     def panel(self, index: int, panel: Panel) -> list[bytes]:
         pd = panel.__dict__
         patient = pd["patient"]
-        panel_key = _value_key(_panel_values(pd))
-        contexts = ((panel_key, _value_key(_patient_values(patient.__dict__))), (panel_key, None))
+        contexts = (
+            (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__))),
+            (_value_key(_timeless_panel(pd)), None),
+        )
         patient_free = self.patient_free
         deidentify = self.deidentify
         index_bytes = str(index).encode()
         lines = []
         for r in pd["results"]:
             d = r.__dict__
-            context = contexts[patient_free(d["lab_range"])]
+            free = patient_free(d["lab_range"])
+            context = contexts[free]
             skey: tuple[Any, ...] | None = None
             vkey: tuple[Any, ...] | None = None
             shape = None
             objects: tuple[Any, ...] | None = None
             value: object = None
             if self.enabled:
-                objects = _shape_objects(d)
+                objects = _timeless_objects(d) if free else _shape_objects(d)
                 skey = (context, _shape_texts(d), tuple(map(id, objects)))
                 value = d["value"]
                 vkey = (_value_texts(d), id(value))
@@ -507,6 +528,7 @@ class _Writer:
                             tpl.fill_slots(
                                 _dumps(source_record(r.provenance, deidentify)),
                                 index_bytes,
+                                _dumps(collected_field(r, panel)),
                                 _dumps(ident["identifiers"]),
                                 _dumps(ident["source_id"]),
                             )
@@ -528,8 +550,11 @@ class _Writer:
         panel = trusted(Panel, results=(), **raw.fields)
         pd = panel.__dict__
         patient = pd["patient"]
-        panel_key = _value_key(_panel_values(pd))
-        contexts = ((panel_key, _value_key(_patient_values(patient.__dict__))), (panel_key, None))
+        panel_collected = pd["collected"]
+        contexts = (
+            (_value_key(_panel_values(pd)), _value_key(_patient_values(patient.__dict__))),
+            (_value_key(_timeless_panel(pd)), None),
+        )
         patient_free = self.patient_free
         deidentify = self.deidentify
         file = raw.source
@@ -541,7 +566,11 @@ class _Writer:
             fields = raw.rows[i][2]
             n = len(fields)
             vkey = (fields[5] if n > 5 else "", fields[8] if n > 8 else "")
-            skey = (contexts[patient_free(reader_shape[0].get("lab_range"))], id(reader_shape))
+            skey: tuple[Any, ...]
+            if patient_free(reader_shape[0].get("lab_range")):
+                skey = (contexts[1], id(reader_shape))
+            else:  # the result's own time (OBX-14) with the order's
+                skey = (contexts[0], id(reader_shape), fields[14] if n > 14 else "")
             shape = shapes.get(skey)
             if shape is not None and shape.keep is not reader_shape:
                 shape = None
@@ -552,7 +581,13 @@ class _Writer:
             )
             tpl = shape.values.get(vkey) if shape is not None else None
             if tpl.__class__ is _Template:
-                data = tpl.fill_slots(_dumps(source), index_bytes, _dumps(identifiers), b"null")
+                data = tpl.fill_slots(
+                    _dumps(source),
+                    index_bytes,
+                    _dumps(time_field(raw.collected(i), panel_collected)),
+                    _dumps(identifiers),
+                    b"null",
+                )
                 counted = int(tpl.interpreted)
                 self.interpreted += counted
                 self.hits += 1
@@ -593,6 +628,13 @@ class _Writer:
         ranges = self.ranges
         record = _compact(full, ranges) if ranges is not None else full
         return _dumps(record), int(interp.interpreted)
+
+
+def _timed(static: dict[str, Any], r: Result, panel: Panel) -> dict[str, Any]:
+    """A shape's static fields with the record's own collection time (``_SLOTS``)."""
+    own = dict(static)
+    own["collected"] = collected_field(r, panel)
+    return own
 
 
 def _rest(raw: RawPanel, panel: Panel, start: int) -> Panel:
@@ -664,14 +706,24 @@ def _same_without_per_record(
     record: dict[str, Any],
     deidentify: bool,
     run: Callable[..., Any],
+    timeless: bool = False,
 ) -> bool:
-    """Whether ``record`` stays the same, but for its slots, without what the key omits."""
+    """Whether ``record`` stays the same, but for its slots, without what the key omits
+    (``timeless``: the collection time too, see ``_TIMELESS_PANEL``)."""
     patient = panel.patient.model_copy(
         update={f: PatientContext.model_fields[f].default for f in PATIENT_IDENTITY}
     )
-    probe_r = r.model_copy(update={"provenance": _PROBE_PROVENANCE, "identifiers": ()})
-    probe_panel = panel.model_copy(update={"patient": patient, "results": (probe_r,)})
-    interp = run(probe_r, patient, panel.collected)
+    change: dict[str, Any] = {"provenance": _PROBE_PROVENANCE, "identifiers": ()}
+    collected = panel.collected
+    if timeless:
+        collected = _PROBE_TIME
+        if r.collected is not None:
+            change["collected"] = _PROBE_TIME
+    probe_r = r.model_copy(update=change)
+    probe_panel = panel.model_copy(
+        update={"patient": patient, "results": (probe_r,), "collected": collected}
+    )
+    interp = run(probe_r, patient, collected)
     other = result_record(interp, panel=probe_panel, panel_index=-1, deidentify=deidentify)
     return _dumps({k: v for k, v in record.items() if k not in _SLOTS}) == _dumps(
         {k: v for k, v in other.items() if k not in _SLOTS}

@@ -790,7 +790,7 @@ def _group_parts(
         name = _code_text(_get(obr, 4), enc)
         collected = _ts(_get(obr, 7), enc)
         group.order = _order_number(obr, enc)
-    shapes = [_shape(fields, group, name, collected, msh_lab, enc) for _, _, fields in group.obx]
+    shapes = [_shape(fields, group, name, msh_lab, enc) for _, _, fields in group.obx]
     lab = msh_lab
     if lab is None:
         labs = {s[0].get("lab") for s in shapes}
@@ -832,7 +832,15 @@ class RawPanel:
     def result(self, i: int) -> Result:
         k, lineno, fields = self.rows[i]
         return _result(
-            self.shapes[i], fields, self.number, k, lineno, self.order, self.enc, self.source
+            self.shapes[i],
+            fields,
+            self.number,
+            k,
+            lineno,
+            self.order,
+            self.enc,
+            self.source,
+            self.fields["collected"],
         )
 
     def stand_in(self, i: int) -> Result:
@@ -849,6 +857,7 @@ class RawPanel:
             self.order,
             self.enc,
             self.source,
+            self.fields["collected"],
             self.fields["provenance"],
         )
 
@@ -862,6 +871,10 @@ class RawPanel:
     def format(self) -> str:
         """The provenance format of its results."""
         return _FORMAT
+
+    def collected(self, i: int) -> date | datetime | None:
+        """The collection time of OBX ``i``'s result (OBX-14, else the order's)."""
+        return _collected(self.rows[i][2], self.enc, self.fields["collected"])
 
     def location(self, i: int) -> str:
         """The provenance location of OBX ``i``."""
@@ -912,25 +925,27 @@ _Shape = tuple[dict[str, Any], str, "str | None"]
 
 _SHAPE_LIMIT = 4096
 """OBX shapes remembered before the cache starts afresh (bounds memory on any input)."""
-_SHAPES: dict[tuple[object, ...], tuple[_Shape, object, object]] = {}
+_SHAPES: dict[tuple[object, ...], tuple[_Shape, object]] = {}
 
 
 def _shape(
     fields: Segment,
     group: _Group,
     panel: str | None,
-    panel_collected: date | datetime | None,
     msh_lab: str | None,
     enc: Encoding,
 ) -> _Shape:
     """What a result takes from every field but OBX-1 (set id), OBX-4 (sub-id), OBX-5
-    (value) and OBX-8 (flags), with its group's context.
+    (value), OBX-8 (flags) and OBX-14 (observation time), with its group's context but
+    its collection time.
 
     Read once per distinct shape: keyed by those raw fields with the context (encoding,
-    sending lab, panel, specimen, collection time). The specimen and collection-time
-    objects are keyed by identity and checked with ``is`` on every hit (the entry holds
-    them, so an id cannot be recycled). The same shape object comes back for every OBX of
-    the shape while it is remembered: the batch writer keys its own cache by it.
+    sending lab, panel, specimen). The specimen object is keyed by identity and checked
+    with ``is`` on every hit (the entry holds it, so an id cannot be recycled). The same
+    shape object comes back for every OBX of the shape while it is remembered, whatever
+    the order's or the observation's time (each order of a feed has its own): the batch
+    writer keys its own cache by it. The collection time is each result's own
+    (:func:`_collected`).
     """
     n = len(fields)
     specimen = group.specimen
@@ -940,19 +955,19 @@ def _shape(
         panel,
         group.specimen_text,
         id(specimen),
-        id(panel_collected),
         n,
         *fields[2:4],
         *fields[6:8],
-        *fields[9:],
+        *fields[9:14],
+        *fields[15:],
     )
     hit = _SHAPES.get(key)
-    if hit is not None and hit[1] is specimen and hit[2] is panel_collected:
+    if hit is not None and hit[1] is specimen:
         return hit[0]
-    made = _read_shape(fields, n, group, panel, panel_collected, msh_lab, enc)
+    made = _read_shape(fields, n, group, panel, msh_lab, enc)
     if len(_SHAPES) >= _SHAPE_LIMIT:
         _SHAPES.clear()
-    _SHAPES[key] = (made, specimen, panel_collected)
+    _SHAPES[key] = (made, specimen)
     return made
 
 
@@ -961,7 +976,6 @@ def _read_shape(
     n: int,
     group: _Group,
     panel: str | None,
-    panel_collected: date | datetime | None,
     msh_lab: str | None,
     enc: Encoding,
 ) -> _Shape:
@@ -975,9 +989,6 @@ def _read_shape(
         )
     range_text = unescape(fields[7], enc).strip() if n > 7 and fields[7] else None
     status_code = fields[11].strip().upper() if n > 11 else ""
-    collected = panel_collected
-    if n > 14 and fields[14]:
-        collected = _ts(fields[14], enc)
     static: dict[str, Any] = {
         "name": name,
         "code": code,
@@ -987,7 +998,6 @@ def _read_shape(
         "lab_range_text": range_text,
         "specimen": group.specimen,
         "specimen_text": group.specimen_text,
-        "collected": collected,
         "lab": lab,
         "method": _code_text(fields[17], enc) if n > 17 else None,
         "status": _STATUS.get(status_code, ResultStatus.UNKNOWN),
@@ -997,6 +1007,17 @@ def _read_shape(
     # (An empty tuple is false; `v != ()` would call BaseModel.__eq__ on every model.)
     kept = {k: v for k, v in static.items() if v is not None and (v.__class__ is not tuple or v)}
     return kept, vt, _STATUS_ERROR.get(status_code)
+
+
+def _collected(
+    fields: Segment, enc: Encoding, panel_collected: date | datetime | None
+) -> date | datetime | None:
+    """An OBX's collection time: OBX-14 when given (``None`` when malformed, never the
+    order's time then), else the order's (OBR-7). One object per text (``parse_timestamp``
+    is cached), so results of one time share it."""
+    if len(fields) > 14 and fields[14]:
+        return _ts(fields[14], enc)
+    return panel_collected
 
 
 def obx_location(number: int, k: int, lineno: int) -> str:
@@ -1013,6 +1034,7 @@ def _result(
     order: tuple[str, str | None, str] | None,
     enc: Encoding,
     source: str | None,
+    panel_collected: date | datetime | None,
     provenance: Provenance | None = None,
 ) -> Result:
     """OBX ``k`` of message ``number`` as a Result. With ``provenance``, that provenance and
@@ -1023,6 +1045,9 @@ def _result(
     if status_error is not None:
         value, value_error = None, status_error
     kwargs = dict(static)
+    collected = _collected(fields, enc, panel_collected)
+    if collected is not None:
+        kwargs["collected"] = collected
     kwargs["value_text"] = value_text
     if value is not None:
         kwargs["value"] = value

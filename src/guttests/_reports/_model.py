@@ -681,9 +681,6 @@ def static_record(r: Result, panel: Panel | None = None) -> dict[str, Any]:
     if code is not None:
         codes = (code, *codes)
     specimen = r.specimen
-    collected = r.collected
-    if collected is None and panel is not None:
-        collected = panel.collected
     return {
         "name": r.name,
         "label": r.label,
@@ -691,7 +688,7 @@ def static_record(r: Result, panel: Panel | None = None) -> dict[str, Any]:
         "result_status": str(r.status),
         "lab_range_text": r.lab_range_text,
         "panel": r.panel or (panel.name if panel is not None else None),
-        "collected": _when(collected),
+        "collected": collected_field(r, panel),
         "codes": [
             {
                 "system": _LOINC_SYSTEMS.get(c.system or "", c.system),
@@ -704,6 +701,19 @@ def static_record(r: Result, panel: Panel | None = None) -> dict[str, Any]:
         "lab": r.lab or (panel.lab if panel is not None else None),
         "method": r.method,
     }
+
+
+def collected_field(r: Result, panel: Panel | None = None) -> str | None:
+    """The ``collected`` field of a result record: the result's collection time, else its
+    panel's."""
+    return time_field(r.collected, panel.collected if panel is not None else None)
+
+
+def time_field(
+    collected: date | datetime | None, panel_collected: date | datetime | None
+) -> str | None:
+    """:func:`collected_field` from the two times."""
+    return _when(panel_collected if collected is None else collected)
 
 
 def record_from_parts(
