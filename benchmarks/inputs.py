@@ -26,19 +26,28 @@ HL7_ANALYTES = [
 ]
 
 
-def hl7_message(m: int, rnd: random.Random, obx_per_message: int = 20) -> str:
-    """One ORU^R01 message (``\\r``-separated segments) with ``obx_per_message`` OBX."""
+def hl7_message(
+    m: int, rnd: random.Random, obx_per_message: int = 20, *, times: bool = False
+) -> str:
+    """One ORU^R01 message (``\\r``-separated segments) with ``obx_per_message`` OBX.
+
+    ``times``: each message its own collection time (OBR-7, OBX-14), as in a real feed;
+    else every message has the same one.
+    """
+    when = "20240301073000+0100"
+    if times:
+        when = f"202403{1 + m % 28:02d}{m % 24:02d}{m * 7 % 60:02d}00+0100"
     segs = [
         rf"MSH|^~\&|GIPLUS|Northfield Digestive Lab|EHR|Clinic|20240305141522+0100||"
         rf"ORU^R01^ORU_R01|NDL-{m}|P|2.5.1",
         f"PID|1||MRN-{m:06d}^^^HIC^MR||Doe^Pat{m}||1986041{m % 10}|{'FM'[m % 2]}",
-        "OBR|1|ORD-1|NDL-1|GI-CSA^Comprehensive Stool Analysis^L|||20240301073000+0100",
+        f"OBR|1|ORD-1|NDL-1|GI-CSA^Comprehensive Stool Analysis^L|||{when}",
     ]
     for k in range(1, obx_per_message + 1):
         vt, code, value, unit, rng = HL7_ANALYTES[(k - 1) % len(HL7_ANALYTES)]
         val = value.format(v=rnd.uniform(1, 900), i=rnd.randint(0, 9))
         flag = rnd.choice(["N", "H", "L", ""])
-        segs.append(f"OBX|{k}|{vt}|{code}||{val}|{unit}|{rng}|{flag}|||F|||20240301073000+0100")
+        segs.append(f"OBX|{k}|{vt}|{code}||{val}|{unit}|{rng}|{flag}|||F|||{when}")
     segs.append("SPM|1|||119339001^Stool specimen^SCT^STL^Stool^HL70487")
     return "\r".join(segs) + "\r"
 
@@ -50,14 +59,19 @@ def hl7_messages(n: int, *, obx_per_message: int = 20, seed: int = 1) -> list[st
 
 
 def iter_hl7_chunks(
-    results: int, *, obx_per_message: int = 20, seed: int = 1, per_chunk: int = 500
+    results: int,
+    *,
+    obx_per_message: int = 20,
+    seed: int = 1,
+    per_chunk: int = 500,
+    times: bool = False,
 ) -> Iterator[str]:
     """Text of messages holding ``results`` OBX in all, ``per_chunk`` messages at a time."""
     rnd = random.Random(seed)
     messages = -(-results // obx_per_message)
     for start in range(0, messages, per_chunk):
         yield "".join(
-            hl7_message(m, rnd, obx_per_message)
+            hl7_message(m, rnd, obx_per_message, times=times)
             for m in range(start, min(start + per_chunk, messages))
         )
 

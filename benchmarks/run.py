@@ -26,6 +26,8 @@ Issue 17 (second round), whole processes where users run processes:
 * ``hl7_process``: ``python -m guttests batch in.hl7 -o out.ndjson -q`` on 40k OBX (10k
   with ``--quick``) against a process running ``hl7.parse`` on every message of the same
   file; goal >= 4x. CPU time (``wait4``), medians of interleaved pairs;
+* ``hl7_process_times``: the same with each message its own collection time (OBR-7 and
+  OBX-14), as in a real feed (the first row's messages all share one);
 * ``fhir_process``: the same on 20k FHIR NDJSON Observations (4k) against a process
   validating each line with ``fhir.resources`` R4B; goal >= 10x;
 * ``compact``: bytes per result written by ``batch --compact`` (records + ranges file)
@@ -79,6 +81,7 @@ ROWS = (
     "hl7",
     "fhir",
     "hl7_process",
+    "hl7_process_times",
     "fhir_process",
     "compact",
     "serial",
@@ -398,9 +401,9 @@ def skipped(name: str, what: str, note: str) -> dict[str, Any]:
     return row(name, what, "", None, None, "", None, skipped=note)
 
 
-def _write_hl7(path: Path, results: int) -> None:
+def _write_hl7(path: Path, results: int, *, times: bool = False) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
-        for chunk in inputs.iter_hl7_chunks(results):
+        for chunk in inputs.iter_hl7_chunks(results, times=times):
             f.write(chunk)
 
 
@@ -591,17 +594,20 @@ def _process_row(
     )
 
 
-def bench_hl7_process(quick: bool) -> list[dict[str, Any]]:
+def bench_hl7_process(quick: bool, *, times: bool = False) -> list[dict[str, Any]]:
     n = 10_000 if quick else 40_000
     _compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
         src = Path(tmp) / "in.hl7"
-        _write_hl7(src, n)
+        _write_hl7(src, n, times=times)
         out = Path(tmp) / "out.ndjson"
+        name, what = "hl7_process", f"HL7 v2 batch, {n:,} OBX"
+        if times:
+            name, what = "hl7_process_times", what + " (each message its own collection time)"
         return [
             _process_row(
-                "hl7_process",
-                f"HL7 v2 batch, {n:,} OBX: python -m guttests batch, whole process",
+                name,
+                f"{what}: python -m guttests batch, whole process",
                 4,
                 [PYTHON, "-m", "guttests", "batch", str(src), "-o", str(out), "-q"],
                 [PYTHON, "-c", _HL7_BASELINE, str(src)],
@@ -1046,6 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
         "hl7": bench_hl7,
         "fhir": bench_fhir,
         "hl7_process": bench_hl7_process,
+        "hl7_process_times": functools.partial(bench_hl7_process, times=True),
         "fhir_process": bench_fhir_process,
         "compact": bench_compact,
         "serial": bench_serial,
