@@ -895,34 +895,38 @@ def _write_csv(path: Path, rows: int) -> None:
             f.write(f"{name},{lo + (hi - lo) * (i % 997) / 997:.1f},{unit},{rng}\n")
 
 
+def _stream_row(name: str, what: str, src: Path, n: int) -> dict[str, Any]:
+    """Peak RSS of ``python -m guttests batch`` on ``src`` (``n`` results), whole process."""
+    with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
+        out = Path(tmp) / "out.ndjson"
+        child = Child([PYTHON, "-c", _PEAK_RSS, "batch", str(src), "-o", str(out), "-q"])
+        if child.returncode != 0:
+            raise RuntimeError(f"{name}: {_cli_note(child)}")
+        with out.open("rb") as f:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    if lines != n:
+        raise RuntimeError(f"{name}: {lines} records for {n} results")
+    mb = src.stat().st_size / 1e6
+    return row(
+        name,
+        f"{what.format(mb=mb)}: python -m guttests batch, peak RSS",
+        "MB",
+        child.max_rss_mb,
+        None,
+        "<= 150 MB peak RSS",
+        child.max_rss_mb <= 150,
+        cpu_s=child.cpu,
+    )
+
+
 def bench_csv_stream(quick: bool) -> list[dict[str, Any]]:
     """Goal 2 for CSV: one panel of many rows (no patient columns) streams through batch."""
     n = 100_000 if quick else 1_000_000
     with tempfile.TemporaryDirectory(prefix="guttests-bench-") as tmp:
         src = Path(tmp) / "export.csv"
         _write_csv(src, n)
-        out = Path(tmp) / "out.ndjson"
-        child = Child([PYTHON, "-c", _PEAK_RSS, "batch", str(src), "-o", str(out), "-q"])
-        if child.returncode != 0:
-            raise RuntimeError(f"csv_stream: {_cli_note(child)}")
-        with out.open("rb") as f:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-        if lines != n:
-            raise RuntimeError(f"csv_stream: {lines} records for {n} rows")
-        mb = src.stat().st_size / 1e6
-    return [
-        row(
-            "csv_stream",
-            f"CSV without patient columns, {n:,} rows ({mb:.0f} MB, one panel): "
-            "python -m guttests batch, peak RSS",
-            "MB",
-            child.max_rss_mb,
-            None,
-            "<= 150 MB peak RSS",
-            child.max_rss_mb <= 150,
-            cpu_s=child.cpu,
-        )
-    ]
+        what = f"CSV without patient columns, {n:,} rows ({{mb:.0f}} MB, one panel)"
+        return [_stream_row("csv_stream", what, src, n)]
 
 
 def bench_ndjson_stream(quick: bool) -> list[dict[str, Any]]:
@@ -938,28 +942,8 @@ def bench_ndjson_stream(quick: bool) -> list[dict[str, Any]]:
         with src.open("wb") as f:
             for i in range(n):
                 f.write(orjson.dumps(inputs.fhir_observation(i, rnd)) + b"\n")
-        out = Path(tmp) / "out.ndjson"
-        child = Child([PYTHON, "-c", _PEAK_RSS, "batch", str(src), "-o", str(out), "-q"])
-        if child.returncode != 0:
-            raise RuntimeError(f"ndjson_stream: {_cli_note(child)}")
-        with out.open("rb") as f:
-            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-        if lines != n:
-            raise RuntimeError(f"ndjson_stream: {lines} records for {n} lines")
-        mb = src.stat().st_size / 1e6
-    return [
-        row(
-            "ndjson_stream",
-            f"FHIR NDJSON, {n:,} Observations ({mb:.0f} MB, values seldom repeat): "
-            "python -m guttests batch, peak RSS",
-            "MB",
-            child.max_rss_mb,
-            None,
-            "<= 150 MB peak RSS",
-            child.max_rss_mb <= 150,
-            cpu_s=child.cpu,
-        )
-    ]
+        what = f"FHIR NDJSON, {n:,} Observations ({{mb:.0f}} MB, values seldom repeat)"
+        return [_stream_row("ndjson_stream", what, src, n)]
 
 
 # --- report ---------------------------------------------------------------------------------

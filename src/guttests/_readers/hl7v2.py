@@ -830,23 +830,15 @@ class RawPanel:
     source: str | None
 
     def result(self, i: int) -> Result:
-        k, lineno, fields = self.rows[i]
-        return _result(
-            self.shapes[i],
-            fields,
-            self.number,
-            k,
-            lineno,
-            self.order,
-            self.enc,
-            self.source,
-            self.fields["collected"],
-        )
+        return self._result(i, None)
 
     def stand_in(self, i: int) -> Result:
         """OBX ``i``'s result with the panel's provenance and no identifiers: what the
         batch writer interprets, taking the record's source and identifiers from
         :meth:`location` and :meth:`identifier`."""
+        return self._result(i, self.fields["provenance"])
+
+    def _result(self, i: int, provenance: Provenance | None) -> Result:
         k, lineno, fields = self.rows[i]
         return _result(
             self.shapes[i],
@@ -858,7 +850,7 @@ class RawPanel:
             self.enc,
             self.source,
             self.fields["collected"],
-            self.fields["provenance"],
+            provenance,
         )
 
     def panel(self) -> Panel:
