@@ -7,14 +7,15 @@ result_record` is made of (:func:`~guttests._reports._model.static_record` and
 give the same bytes again, at two levels:
 
 * **shapes.** Results that differ only in their value and the lab's flags (same analyte,
-  codes, unit, range, status, specimen, times, lab, panel, under the same patient sex, age
-  and birth date, unless the engine interprets them alike for every patient: see
-  ``_Engine.patient_free``) share a shape: the record fields that come from neither the value nor
+  codes, unit, range, status, specimen, collection time, lab, panel, under the same patient
+  sex, age and birth date, unless the engine interprets them alike for every patient: see
+  ``_Engine.patient_free``; then neither the patient nor the collection time is part of the
+  shape) share a shape: the record fields that come from neither the value nor
   the interpretation are serialised once per shape (as :class:`orjson.Fragment`), and
-  each range once. A result of a known shape is interpreted and only its value-dependent
-  fields are built.
+  each range once; each record writes its own collection time. A result of a known shape
+  is interpreted and only its value-dependent fields are built.
 * **values.** Within a shape, a value (with its flags) seen twice gets a template: the
-  record's bytes around its per-record fields (``source``, ``panel_index``,
+  record's bytes around its per-record fields (``source``, ``panel_index``, ``collected``,
   ``identifiers``, ``source_id``). Later results with that value reuse the bytes.
 
 The key of a :class:`~guttests.Result` is every field except its provenance and

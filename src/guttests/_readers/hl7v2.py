@@ -912,8 +912,9 @@ def _obx_identifier(fields: Segment, k: int, order: tuple[str, str | None, str])
 
 
 _Shape = tuple[dict[str, Any], str, "str | None"]
-"""An OBX's shape: the Result fields read from everything but its value, flags and identity
-(left-out fields are not there), its value type, and the status's error (see ``_shape``)."""
+"""An OBX's shape: the Result fields read from everything but its value, flags, time and
+identity (left-out fields are not there), its value type, and the status's error (see
+``_shape``)."""
 
 _SHAPE_LIMIT = 4096
 """OBX shapes remembered before the cache starts afresh (bounds memory on any input)."""
